@@ -15,6 +15,8 @@ export const ExitCode = {
   Auth: 4,
   /** The service kept failing (429/5xx/network) after the retries. */
   Unavailable: 5,
+  /** An unexpected internal error (a bug): the message says what happened. */
+  Internal: 70,
   /** Stopped by Ctrl-C / SIGTERM before the work finished. */
   Interrupted: 130,
 } as const;
@@ -27,6 +29,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   3    --timeout reached before the job was final
   4    authentication or permission refused
   5    service unavailable after retries
+  70   internal error (a bug; please report it with the message)
   130  interrupted (Ctrl-C)`;
 
 /** An error that knows its exit code; the CLI wrapper prints its message (never a stack) and exits with it. */
