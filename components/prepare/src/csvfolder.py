@@ -1,0 +1,182 @@
+"""Folder-of-CSV plumbing shared by the prepare and score steps.
+
+Each component's code folder is uploaded on its own, so this file exists twice, byte for byte:
+components/prepare/src/csvfolder.py and components/score/src/csvfolder.py (a test keeps them equal).
+
+Every cell is read as text: the steps copy input columns to their output unchanged, so nothing
+may be re-typed on the way ("007" stays "007", "1.0" stays "1.0").
+"""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import sys
+import warnings
+from typing import Iterator
+
+import pandas as pd
+
+CSV_SUFFIX = ".csv"
+ENCODING = "utf-8-sig"  # accepts files with or without a byte-order mark
+
+
+class InputError(Exception):
+    """Bad input: the CLIs print it on stderr and exit 2."""
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM (a cancelled job, a stopped runner) into KeyboardInterrupt, so the step
+    removes its partial output before it exits instead of dying mid-write."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def list_csv_files(folder: str, flag: str) -> list[str]:
+    """Relative paths of every CSV under folder, recursively, in sorted order.
+
+    Other files and hidden entries (".name": tool droppings such as .amlignore or
+    .ipynb_checkpoints) are skipped with a warning. `flag` names the CLI flag in messages.
+    """
+    if not os.path.exists(folder):
+        raise InputError(f"{flag} {folder}: folder does not exist")
+    if not os.path.isdir(folder):
+        raise InputError(f"{flag} {folder}: not a folder (pass the folder that holds the CSV files)")
+    found: list[str] = []
+    seen_any = False
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in list(dirs):
+            if name.startswith("."):
+                dirs.remove(name)
+                seen_any = True
+                warn(f"skipping hidden folder {os.path.relpath(os.path.join(root, name), folder)}")
+        for name in sorted(files):
+            seen_any = True
+            relative = os.path.relpath(os.path.join(root, name), folder)
+            if name.startswith(".") or not name.lower().endswith(CSV_SUFFIX):
+                warn(f"skipping {relative}: not a {CSV_SUFFIX} file")
+                continue
+            found.append(relative)
+    if not seen_any:
+        raise InputError(f"{flag} {folder}: folder is empty (expected one or more {CSV_SUFFIX} files)")
+    if not found:
+        raise InputError(f"{flag} {folder}: no {CSV_SUFFIX} file in the folder")
+    return sorted(found, key=lambda p: p.split(os.sep))
+
+
+def read_header(path: str, source: str) -> list[str]:
+    """The column names of a CSV; refuses a file without a header or with repeated names."""
+    try:
+        with open(path, newline="", encoding=ENCODING) as handle:
+            for row in csv.reader(handle):
+                if row:  # blank lines before the header are skipped, as pandas does
+                    break
+            else:
+                raise InputError(f"{source}: no header row (the file is empty)")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{source}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except csv.Error as error:
+        raise InputError(f"{source}: header is not valid CSV ({error})") from None
+    names = [cell.strip() for cell in row]
+    if any(name == "" for name in names):
+        raise InputError(f"{source}: header has an empty column name (column {names.index('') + 1})")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"{source}: column name(s) repeated in the header: {', '.join(repeated)}")
+    return names
+
+
+def read_text_chunks(path: str, source: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The CSV as DataFrames of at most chunk_rows rows, every cell a str ("" when empty)."""
+    try:
+        # index_col=False: without it pandas silently turns the leading cells of a first data row
+        # that is longer than the header into an index, shifting every value to the wrong column.
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, index_col=False,
+                             encoding=ENCODING, chunksize=chunk_rows)
+        with reader:
+            while True:
+                with warnings.catch_warnings():
+                    # ... and with it, pandas would drop those extra cells with only a warning.
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    try:
+                        chunk = next(reader)
+                    except StopIteration:
+                        break
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                yield chunk
+    except pd.errors.ParserWarning:
+        raise InputError(f"{source}: not valid CSV (the first data row has more fields than the header)") from None
+    except pd.errors.ParserError as error:
+        raise InputError(f"{source}: not valid CSV ({str(error).strip()})") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{source}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+class OutputFolder:
+    """Writes output CSVs under a folder so that no half-written file is ever visible.
+
+    Each file is written to a hidden temporary name beside its final one and renamed when
+    complete. If the run fails, discard() also removes the files this run already finished,
+    so a failed step leaves no output behind.
+    """
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.finished: list[str] = []
+        self.pending: str | None = None
+        self.created: list[str] = []  # sub-folders this run made, removed again on failure
+
+    def begin(self, relative: str) -> str:
+        final = os.path.join(self.folder, relative)
+        self._make_folders(os.path.dirname(final))
+        head, name = os.path.split(final)
+        self.pending = os.path.join(head, f".{name}.{os.getpid()}.partial")
+        if os.path.exists(self.pending):
+            os.remove(self.pending)
+        return self.pending
+
+    def _make_folders(self, folder: str) -> None:
+        missing = []
+        while not os.path.isdir(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        for path in reversed(missing):
+            os.mkdir(path)
+            self.created.append(path)
+
+    def append(self, frame: pd.DataFrame, header: bool) -> None:
+        assert self.pending is not None
+        frame.to_csv(self.pending, mode="w" if header else "a", header=header, index=False,
+                     lineterminator="\n", encoding="utf-8")
+
+    def commit(self, relative: str) -> None:
+        assert self.pending is not None
+        final = os.path.join(self.folder, relative)
+        os.replace(self.pending, final)
+        self.pending = None
+        self.finished.append(final)
+
+    def discard(self) -> None:
+        for path in ([self.pending] if self.pending else []) + self.finished:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+        for path in reversed(self.created):
+            try:
+                os.rmdir(path)
+            except OSError:  # not empty: something else is in it
+                pass
+        self.pending = None
+        self.finished = []
+        self.created = []

@@ -1,2 +1,0 @@
-def test_python_env_has_pipeline_libraries():
-    import pandas, sklearn, xgboost, yaml  # noqa: F401
