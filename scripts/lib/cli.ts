@@ -74,7 +74,10 @@ export function parseCommandLine(
     process.exit(ExitCode.Success);
   }
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
-  for (const [name, f] of Object.entries(spec.flags)) options[name] = { type: f.type, short: f.short, multiple: f.multiple };
+  // util.parseArgs rejects keys present with the value undefined, so only set what the flag defines.
+  for (const [name, f] of Object.entries(spec.flags)) {
+    options[name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
+  }
   let parsed: { values: FlagValues; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: spec.positionals ?? false, strict: true }) as typeof parsed;
