@@ -1,0 +1,48 @@
+/**
+ * The one place that builds the Azure ML control-plane (ARM) client, shared by the stack's dynamic providers
+ * and the scripts, so the API version, the ARM endpoint and the token audience are decided once.
+ */
+import type { TokenCredential } from "@azure/core-auth";
+import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
+
+/**
+ * The ARM API version @pulumi/azure-native 3.x uses for every Machine Learning resource. The SDK package
+ * (2.1.1) defaults to 2022-10-01; its models are older, but unknown response fields are passed through.
+ */
+export const ARM_API_VERSION = "2025-12-01";
+export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
+/** The ARM token audience. Explicit: the SDK would otherwise derive it from the endpoint, which breaks proxies and tests. */
+export const ARM_SCOPE = "https://management.azure.com/.default";
+
+export interface WorkspaceRef {
+  readonly subscriptionId: string;
+  readonly resourceGroupName: string;
+  readonly workspaceName: string;
+}
+
+export interface ArmClientOptions {
+  /** @default env HEART_ARM_ENDPOINT, else https://management.azure.com */
+  readonly endpoint?: string;
+  /** @default ARM_API_VERSION */
+  readonly apiVersion?: string;
+  /** Extra retries on 429/5xx beyond the SDK's default (3). */
+  readonly maxRetries?: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function armEndpoint(opts: { endpoint?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  const env = opts.env ?? process.env;
+  return (opts.endpoint ?? (env.HEART_ARM_ENDPOINT?.trim() || DEFAULT_ARM_ENDPOINT)).replace(/\/+$/, "");
+}
+
+export function createArmClient(credential: TokenCredential, ws: WorkspaceRef, opts: ArmClientOptions = {}): AzureMachineLearningWorkspaces {
+  const endpoint = armEndpoint(opts);
+  return new AzureMachineLearningWorkspaces(credential, ws.subscriptionId, {
+    apiVersion: opts.apiVersion ?? ARM_API_VERSION,
+    // Both are needed: `endpoint` is the pipeline's base URL, `$host` the URL template's host parameter.
+    endpoint,
+    $host: endpoint,
+    credentialScopes: [ARM_SCOPE],
+    retryOptions: opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : undefined,
+  });
+}

@@ -1,0 +1,117 @@
+/**
+ * Roll-outs under mocks, as before/after graphs: a new model rolls out as new versions plus an updated
+ * deployment with the default untouched; a second deployment stages a candidate beside the current one; the
+ * default switches by config; the old deployment is removed.
+ */
+import assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { copyProject, find, findAll, inputsByResource, key, ProgramRun, rawConfig, runProgram, stackProgram } from "./support/pulumiMocks";
+
+const ML = "azure-native:machinelearningservices";
+const POINTER = "pulumi-nodejs:dynamic/heartscoring:DefaultDeployment";
+
+function diff(before: ProgramRun, after: ProgramRun) {
+  const a = inputsByResource(before);
+  const b = inputsByResource(after);
+  return {
+    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
+    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
+    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k)).sort(),
+  };
+}
+
+const deployments = (list: unknown) => rawConfig({ deployments: JSON.stringify(list) });
+
+describe("stack (mocks): roll-outs", function () {
+  let root: string;
+  before(() => {
+    root = copyProject();
+    // A candidate model beside the current one.
+    const candidate = path.join(root, "models", "candidate", "heart-classifier");
+    fs.cpSync(path.join(root, "models", "heart-classifier"), candidate, { recursive: true });
+    fs.appendFileSync(path.join(candidate, "MLmodel"), "\n# candidate\n");
+  });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it("a changed model registers new versions and updates the deployment; the default pointer does not move", async () => {
+    const before = await runProgram(stackProgram(rawConfig(), root));
+    const changed = copyProject();
+    try {
+      fs.appendFileSync(path.join(changed, "models", "heart-classifier", "MLmodel"), "\n# retrained\n");
+      const after = await runProgram(stackProgram(rawConfig(), changed));
+      const d = diff(before, after);
+      assert.deepStrictEqual(d.changed, [`${ML}:BatchDeployment::uci-classifier-prepros-xgb`]);
+      assert.ok(!d.changed.includes(key(POINTER, "default-deployment")) && !d.added.includes(key(POINTER, "default-deployment")));
+      assert.ok(!d.changed.some((k) => k.includes(":BatchEndpoint::")), "the endpoint is not touched");
+      const newPipeline = find(after, `${ML}:BatchDeployment`).inputs.properties.deploymentConfiguration.componentId.assetId;
+      assert.strictEqual(newPipeline, after.outputs.pipelineComponentId);
+      assert.notStrictEqual(newPipeline, before.outputs.pipelineComponentId);
+      // The deployment is updated in place to the new pipeline version; create-before-delete keeps the old
+      // versions until the deployment has moved, and retainOnDelete keeps them in the workspace after.
+      assert.ok(d.added.some((k) => k.startsWith(`${ML}:ModelVersion::heart-classifier-`)));
+      for (const r of after.resources.filter((r) => d.added.includes(key(r.type, r.name)) && r.type.startsWith(ML))) assert.strictEqual(r.retainOnDelete, true);
+    } finally {
+      fs.rmSync(changed, { recursive: true, force: true });
+    }
+  });
+
+  it("stages a second deployment beside the default, sharing what is the same", async () => {
+    const run = await runProgram(
+      stackProgram(deployments([{ name: "blue", default: true }, { name: "green", models: { "heart-classifier": "models/candidate/heart-classifier" } }]), root),
+    );
+    const byName = Object.fromEntries(findAll(run, `${ML}:BatchDeployment`).map((r) => [r.inputs.deploymentName, r.inputs]));
+    assert.deepStrictEqual(Object.keys(byName).sort(), ["blue", "green"]);
+    const blueId = byName.blue.properties.deploymentConfiguration.componentId.assetId;
+    const greenId = byName.green.properties.deploymentConfiguration.componentId.assetId;
+    assert.notStrictEqual(blueId, greenId);
+    assert.strictEqual(findAll(run, `${ML}:ModelVersion`).filter((r) => r.inputs.name === "heart-classifier").length, 2);
+    assert.strictEqual(findAll(run, `${ML}:ModelVersion`).filter((r) => r.inputs.name === "heart-classifier-transforms").length, 1, "shared");
+    assert.strictEqual(findAll(run, `${ML}:ComponentVersion`).filter((r) => r.inputs.name === "prepare").length, 1, "shared");
+    assert.strictEqual(findAll(run, `${ML}:ComponentVersion`).filter((r) => r.inputs.name === "uci_heart_classifier_scorer").length, 2);
+    const pointer = find(run, POINTER);
+    assert.strictEqual(pointer.inputs.deploymentName, "blue");
+    assert.ok(pointer.dependsOn.includes(`${ML}:BatchDeployment::blue`));
+    assert.strictEqual(run.outputs.defaultDeploymentName, "blue");
+    assert.deepStrictEqual(run.outputs.deploymentNames, ["blue", "green"]);
+    assert.strictEqual(run.outputs.pipelineComponentId, blueId);
+    assert.deepStrictEqual(run.outputs.deployments.map((d: any) => [d.name, d.isDefault, d.pipelineComponentId]), [["blue", true, blueId], ["green", false, greenId]]);
+  });
+
+  it("switches the default by config: only the pointer changes", async () => {
+    const staged = await runProgram(
+      stackProgram(deployments([{ name: "blue", default: true }, { name: "green", models: { "heart-classifier": "models/candidate/heart-classifier" } }]), root),
+    );
+    const switched = await runProgram(
+      stackProgram(deployments([{ name: "blue" }, { name: "green", default: true, models: { "heart-classifier": "models/candidate/heart-classifier" } }]), root),
+    );
+    const d = diff(staged, switched);
+    assert.deepStrictEqual(d, { added: [], removed: [], changed: [key(POINTER, "default-deployment")] });
+    const pointer = find(switched, POINTER);
+    assert.strictEqual(pointer.inputs.deploymentName, "green");
+    assert.ok(pointer.dependsOn.includes(`${ML}:BatchDeployment::green`));
+    assert.strictEqual(switched.outputs.defaultDeploymentName, "green");
+    assert.strictEqual(switched.outputs.versions.models["heart-classifier"], switched.outputs.deployments[0].models["heart-classifier"]);
+  });
+
+  it("removes the old deployment and what only it used, leaving the pointer alone", async () => {
+    const switched = await runProgram(
+      stackProgram(deployments([{ name: "blue" }, { name: "green", default: true, models: { "heart-classifier": "models/candidate/heart-classifier" } }]), root),
+    );
+    const removed = await runProgram(stackProgram(deployments([{ name: "green", default: true, models: { "heart-classifier": "models/candidate/heart-classifier" } }]), root));
+    const d = diff(switched, removed);
+    assert.deepStrictEqual(d.added, []);
+    assert.deepStrictEqual(d.changed, []);
+    const kinds = d.removed.map((k) => k.replace(/-[0-9a-f]{8,16}$|-[0-9]{1,9}$/, "-*")).sort();
+    assert.deepStrictEqual(kinds, [
+      `${ML}:BatchDeployment::blue`,
+      `${ML}:ComponentVersion::uci_heart_classifier_scorer-*`,
+      `${ML}:ModelVersion::heart-classifier-*`,
+      "heartscoring:infra:PipelineComponent::uci_heart_classifier_scorer-*",
+      "heartscoring:infra:PipelineDeployment::blue",
+      "heartscoring:infra:RegisteredModel::heart-classifier-*",
+      "pulumi-nodejs:dynamic/heartscoring:FolderUpload::heart-classifier-*",
+    ]);
+    assert.deepStrictEqual(removed.outputs.deploymentNames, ["green"]);
+  });
+});
