@@ -1,0 +1,142 @@
+/**
+ * Benchmark of the scripts' storage paths and polling, against Azurite (run: npx ts-node --transpile-only bench/scripts.ts):
+ *  - upload (lib/folderUpload) and download (pull) throughput for many small files and a few large ones, each as a
+ *    ratio to a plain parallel @azure/storage-blob baseline (same concurrency; uploadFile per file, and list +
+ *    downloadToFile per blob) measured in the same run; ratio > 1 means faster than the baseline;
+ *  - service calls `wait` makes per minute of job time (the real wait loop on a time-scaled job);
+ *  - time from `invoke` to refusal on a bad input (in-process check, and the whole CLI process).
+ * Prints figures; asserts nothing. Makes its own throw-away TLS certificate (Azurite speaks HTTPS).
+ */
+import { execFileSync, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const ROOT = path.resolve(__dirname, "..");
+
+function ensureTls(): void {
+  if (process.env.HEART_TEST_TLS_CERT && process.env.NODE_EXTRA_CA_CERTS === process.env.HEART_TEST_TLS_CERT) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-tls-"));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`], { stdio: "ignore" });
+  // NODE_EXTRA_CA_CERTS is read only at start-up: run again with it.
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, HEART_TEST_TLS_CERT: `${dir}/cert.pem`, HEART_TEST_TLS_KEY: `${dir}/key.pem`, NODE_EXTRA_CA_CERTS: `${dir}/cert.pem` },
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.exit(r.status ?? 1);
+}
+
+async function main(): Promise<void> {
+  ensureTls();
+  const { BlobServiceClient } = await import("@azure/storage-blob");
+  const { startAzurite } = await import("../test/support/azurite");
+  const { TestTokenCredential } = await import("../test/support/tokens");
+  const { uploadFolder } = await import("../lib/folderUpload");
+  const { pullFiles } = await import("../scripts/lib/pull/pullFiles");
+  const { blobFolderSource } = await import("../scripts/lib/pull/sources");
+  const { waitForFinal } = await import("../scripts/lib/targets/waitLoop");
+  const { checkInvokeInput } = await import("../scripts/lib/targets/commands");
+
+  const concurrency = 8;
+  const azurite = await startAzurite();
+  const credential = new TestTokenCredential();
+  const container = new BlobServiceClient(azurite.blobEndpoint, credential).getContainerClient("bench");
+  await container.create();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-scripts-"));
+  const mb = (bytes: number, ms: number) => (bytes / 1048576 / (ms / 1000)).toFixed(1);
+
+  async function pool<T>(items: T[], work: (t: T) => Promise<unknown>): Promise<void> {
+    let i = 0;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (i < items.length) await work(items[i++]);
+    }));
+  }
+
+  const sets = [
+    { name: "500 small files (4 KiB)", count: 500, size: 4096 },
+    { name: "4 large files (32 MiB)", count: 4, size: 32 * 1048576 },
+  ];
+  console.log(`bench/scripts: Azurite (in-memory, HTTPS), concurrency ${concurrency}`);
+  try {
+    for (const set of sets) {
+      const dir = path.join(work, set.name.replace(/\W+/g, "-"));
+      fs.mkdirSync(dir, { recursive: true });
+      const files = Array.from({ length: set.count }, (_, i) => `part-${String(i).padStart(4, "0")}.csv`);
+      for (const f of files) fs.writeFileSync(path.join(dir, f), crypto.randomBytes(set.size));
+      const bytes = set.count * set.size;
+
+      let t = Date.now();
+      await pool(files, (f) => container.getBlockBlobClient(`baseline/${set.count}/${f}`).uploadFile(path.join(dir, f)));
+      const baseUp = Date.now() - t;
+      t = Date.now();
+      await uploadFolder(dir, { blobServiceUrl: azurite.blobEndpoint, containerName: "bench", credential }, { concurrency });
+      const up = Date.now() - t;
+
+      const baseDir = path.join(work, `down-base-${set.count}`);
+      fs.mkdirSync(baseDir);
+      // A plain folder download: list the prefix, then download every blob in parallel.
+      t = Date.now();
+      const names: string[] = [];
+      for await (const b of container.listBlobsFlat({ prefix: `baseline/${set.count}/` })) names.push(b.name);
+      await pool(names, (n) => container.getBlobClient(n).downloadToFile(path.join(baseDir, path.basename(n))));
+      const baseDown = Date.now() - t;
+      t = Date.now();
+      await pullFiles(blobFolderSource({ blobServiceUrl: azurite.blobEndpoint, containerName: "bench", prefix: `baseline/${set.count}/`, credential }), path.join(work, `down-pull-${set.count}`), { concurrency });
+      const down = Date.now() - t;
+
+      console.log(`  ${set.name}: upload ${mb(bytes, up)} MB/s vs baseline ${mb(bytes, baseUp)} MB/s (ratio ${(baseUp / up).toFixed(2)}); ` +
+        `pull ${mb(bytes, down)} MB/s vs baseline ${mb(bytes, baseDown)} MB/s (ratio ${(baseDown / down).toFixed(2)})`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await azurite.stop();
+  }
+
+  // wait: the real loop with the default schedule (5 s first interval, x1.5 per unchanged answer, 60 s cap),
+  // time-scaled 1000x; status changes at the start and then Running until the end.
+  const scale = 1000;
+  for (const minutes of [1, 10, 60]) {
+    const jobMs = (minutes * 60_000) / scale;
+    const start = Date.now();
+    const statuses = ["Preparing", "Queued", "Running"];
+    const r = await waitForFinal({
+      poll: async () => {
+        const e = Date.now() - start;
+        const status = e >= jobMs ? "Completed" : statuses[Math.min(2, Math.floor(e / (jobMs / 6)))];
+        return { status, final: status === "Completed" };
+      },
+      intervalMs: 5000 / scale,
+      maxIntervalMs: 60_000 / scale,
+    });
+    console.log(`  wait on a ${minutes}-minute job: ${r.calls} status calls (${(r.calls / minutes).toFixed(1)} per minute of job time)`);
+  }
+
+  // Refusal of a bad input: 200 CSV files of 1 MiB each, one missing a column.
+  const bad = path.join(work, "bad-input");
+  fs.mkdirSync(bad);
+  const header = "age,sex,cp,trestbps,chol,fbs,restecg,thalach,exang,oldpeak,slope,ca,thal";
+  const body = "63,1,1,145,233,1,2,150,0,2.3,3,0,fixed\n".repeat(26000);
+  for (let i = 0; i < 200; i++) fs.writeFileSync(path.join(bad, `f${i}.csv`), `${i === 137 ? header.replace(",chol", "") : header}\n${body}`);
+  let t = process.hrtime.bigint();
+  try {
+    checkInvokeInput(bad, "append", () => undefined, true);
+  } catch {
+    // expected
+  }
+  const inProc = Number(process.hrtime.bigint() - t) / 1e6;
+  t = process.hrtime.bigint();
+  const cli = spawnSync(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts/cli/invoke.ts"), "--input", bad], {
+    env: { ...process.env, HEART_STACK_OUTPUTS: "/nonexistent" },
+    encoding: "utf8",
+  });
+  const whole = Number(process.hrtime.bigint() - t) / 1e6;
+  console.log(`  refusal of a bad input (200 CSVs x 1 MiB, one missing 'chol'): check ${inProc.toFixed(1)} ms in-process; whole invoke process ${whole.toFixed(0)} ms (exit ${cli.status}, includes node + ts-node start-up)`);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,76 @@
+/** jobs: lists the batch endpoint's running jobs, and with --cancel cancels them (run before `pulumi destroy`). */
+import { parseCommandLine, runCli } from "../lib/cli";
+import { CliError, ExitCode } from "../lib/exitCodes";
+import { getJob, isFinalJobStatus } from "../lib/azure/jobs";
+import { toCliError } from "../lib/azure/credential";
+import { envMs, sleep } from "../lib/azure/retry";
+import { azureCancel, azureRunningJobs, openAzure } from "../lib/targets/azure";
+import { COMMON_DETAILS, defineCommand, runsDirOf, targetFlags, targetOf, timeoutMsOf } from "../lib/targets/commands";
+import { localCancel, localJobView, localRunningJobs } from "../lib/targets/local";
+
+const NAME = "jobs";
+const spec = defineCommand({
+  name: NAME,
+  summary: "List the endpoint's jobs that are still running; --cancel cancels them and waits until they have stopped.",
+  usage: "jobs [--cancel] [--timeout 10m] [--json]",
+  flags: {
+    cancel: { type: "boolean", description: "Cancel every running job of the endpoint, then wait until each is final." },
+    timeout: { type: "string", valueName: "duration", description: "With --cancel: stop waiting for the jobs to stop after this long (exit 3).", default: "15m" },
+    json: { type: "boolean", description: "Print JSON (one object per job) instead of names." },
+    ...targetFlags(["subscriptionId", "resourceGroupName", "workspaceName", "endpointName"]),
+  },
+  details: `Before \`pulumi destroy\`: run \`jobs --cancel\` so no job holds the deployment or the cluster.
+A job counts as the endpoint's when its property azureml.endpointname names it.
+${COMMON_DETAILS}`,
+});
+
+runCli(NAME, async ({ signal }) => {
+  const log = (l: string) => void process.stderr.write(`${NAME}: ${l}\n`);
+  const { values } = parseCommandLine(spec);
+  const target = targetOf(values);
+  const timeoutMs = timeoutMsOf(spec, values)!;
+  const cancel = values.cancel === true;
+  if (target === "local") {
+    const runsDir = runsDirOf(values);
+    const ids = localRunningJobs(runsDir);
+    process.stdout.write(values.json ? `${JSON.stringify(ids.map((name) => ({ name })))}\n` : ids.map((n) => `${n}\n`).join(""));
+    if (!cancel) return 0;
+    for (const id of ids) log(`${id}: ${await localCancel(runsDir, id)}`);
+    const deadline = Date.now() + timeoutMs;
+    while (ids.length && Date.now() < deadline) {
+      const views = await Promise.all(ids.map((id) => localJobView(runsDir, id)));
+      if (views.every((v) => v.final)) return 0;
+      await sleep(200, signal);
+    }
+    if (ids.length) throw new CliError(ExitCode.Timeout, "some local runs did not stop in time");
+    return 0;
+  }
+  const s = await openAzure(values, ["endpointName"], [], log);
+  const running = await azureRunningJobs(s, signal);
+  if (values.json) process.stdout.write(`${JSON.stringify(running.map((j) => ({ name: j.name, status: j.status, deployment: j.properties["azureml.deploymentname"], createdAt: j.createdAt })))}\n`);
+  else process.stdout.write(running.map((j) => `${j.name}\t${j.status}\n`).join(""));
+  log(`${running.length} running job(s) on endpoint ${s.settings.endpointName}`);
+  if (!cancel || running.length === 0) return 0;
+  for (const j of running) log(`${j.name}: cancel ${await azureCancel(s, j.name, signal)}`);
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Set(running.map((j) => j.name));
+  const interval = envMs(s.env, "HEART_POLL_INTERVAL_MS", 5000);
+  while (pending.size > 0) {
+    for (const name of [...pending]) {
+      try {
+        const j = await getJob(s.arm, s.ws, name, signal);
+        if (isFinalJobStatus(j.status)) {
+          log(`${name}: ${j.status}`);
+          pending.delete(name);
+        }
+      } catch (e) {
+        const err = toCliError(e, `reading job ${name}`);
+        if (err.exitCode !== ExitCode.Unavailable) throw err;
+      }
+    }
+    if (pending.size === 0) break;
+    if (Date.now() > deadline) throw new CliError(ExitCode.Timeout, `still stopping after the timeout: ${[...pending].join(", ")}`);
+    await sleep(interval, signal);
+  }
+  return 0;
+});

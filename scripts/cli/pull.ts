@@ -1,0 +1,38 @@
+/** pull: downloads a completed job's scores into a local folder (temp file + rename, MD5-checked, no silent overwrite). */
+import { parseCommandLine, runCli, stringFlag } from "../lib/cli";
+import { CliError, ExitCode } from "../lib/exitCodes";
+import { openAzure } from "../lib/targets/azure";
+import { COMMON_DETAILS, defineCommand, PULL_FLAGS, pullStep, runsDirOf, targetFlags, targetOf } from "../lib/targets/commands";
+
+const NAME = "pull";
+const spec = defineCommand({
+  name: NAME,
+  summary: "Download a completed job's scores output into a local folder.",
+  usage: "pull <job name> [--out <folder>] [--force] [--json]",
+  positionals: true,
+  flags: {
+    out: { type: "string", short: "o", valueName: "folder", description: "Folder to write the scores into (created if needed).", default: "scores/<job name>" },
+    "scores-uri": { type: "string", valueName: "uri", description: "Read the scores from this folder URI instead of the job's reported output." },
+    ...PULL_FLAGS,
+    json: { type: "boolean", description: "Print JSON (folder, files, downloaded, skipped) instead of the folder." },
+    ...targetFlags(["subscriptionId", "resourceGroupName", "workspaceName", "datastoreName"]),
+  },
+  details: `Files are downloaded concurrently, each to a temporary name, checked against the blob's Content-MD5 when it
+has one, and renamed into place once all are complete. Files already there with the same content are skipped;
+if any file there differs, nothing is written (exit 2) unless --force.
+${COMMON_DETAILS}`,
+});
+
+runCli(NAME, async ({ signal }) => {
+  const log = (l: string) => void process.stderr.write(`${NAME}: ${l}\n`);
+  const { values, positionals } = parseCommandLine(spec);
+  if (positionals.length !== 1) throw new CliError(ExitCode.Usage, "give exactly one job name (as printed by invoke)", `See '${NAME} --help'.`);
+  const target = targetOf(values);
+  const name = positionals[0];
+  const outRaw = stringFlag(spec, values, "out")!;
+  const out = outRaw === "scores/<job name>" ? `scores/${name}` : outRaw;
+  const ref = target === "azure" ? { target, name, azure: await openAzure(values, [], ["datastoreName"], log) } : { target, name, runsDir: runsDirOf(values) };
+  const r = await pullStep(ref, out, { force: values.force === true, scoresUri: stringFlag(spec, values, "scores-uri"), signal, log });
+  process.stdout.write(values.json ? `${JSON.stringify({ jobName: name, ...r })}\n` : `${r.outDir}\n`);
+  return 0;
+});

@@ -1,0 +1,30 @@
+/** wait: follows a job until it is final; progress on stderr; exit 0 Completed, 1 failed/canceled, 3 timeout. */
+import { parseCommandLine, runCli } from "../lib/cli";
+import { CliError, ExitCode } from "../lib/exitCodes";
+import { openAzure } from "../lib/targets/azure";
+import { COMMON_DETAILS, defineCommand, runsDirOf, targetFlags, targetOf, timeoutMsOf, WAIT_FLAGS, waitStep } from "../lib/targets/commands";
+
+const NAME = "wait";
+const spec = defineCommand({
+  name: NAME,
+  summary: "Follow a job until it is final (Completed, Failed, Canceled, NotResponding, Paused).",
+  usage: "wait <job name> [--timeout 2h] [--cancel-on-interrupt]",
+  positionals: true,
+  flags: { ...WAIT_FLAGS, ...targetFlags(["subscriptionId", "resourceGroupName", "workspaceName"]) },
+  details: `Prints status changes and elapsed time on stderr, and the job name on stdout when it completed.
+On failure it prints the failing step (when known) and the service's error message.
+${COMMON_DETAILS}`,
+});
+
+runCli(NAME, async ({ signal }) => {
+  const log = (l: string) => void process.stderr.write(`${NAME}: ${l}\n`);
+  const { values, positionals } = parseCommandLine(spec);
+  if (positionals.length !== 1) throw new CliError(ExitCode.Usage, "give exactly one job name (as printed by invoke)", `See '${NAME} --help'.`);
+  const target = targetOf(values);
+  const name = positionals[0];
+  const timeoutMs = timeoutMsOf(spec, values);
+  const ref = target === "azure" ? { target, name, azure: await openAzure(values, [], [], log) } : { target, name, runsDir: runsDirOf(values) };
+  await waitStep(ref, { timeoutMs, cancelOnInterrupt: values["cancel-on-interrupt"] === true, signal, log });
+  process.stdout.write(`${name}\n`);
+  return 0;
+});

@@ -1,0 +1,152 @@
+/**
+ * Where the scripts' Azure settings come from, in this order for each key:
+ *   1. a flag (e.g. --endpoint),
+ *   2. an environment variable (e.g. HEART_ENDPOINT_NAME),
+ *   3. the stack's outputs: a saved file (--stack-outputs FILE / HEART_STACK_OUTPUTS, the JSON that
+ *      `pulumi stack output --json` prints), else `pulumi stack output --json` when the pulumi CLI is on PATH
+ *      (--stack / HEART_PULUMI_STACK picks the stack; run from the project folder).
+ * The stack is only asked when a flag or variable leaves something missing. What stays missing is reported all
+ * at once, each key with the flag, variable and output it can come from (exit 2).
+ */
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { CliError, ExitCode } from "./exitCodes";
+import type { FlagSpec, FlagValues } from "./cli";
+
+export interface SettingSource {
+  readonly flag: string;
+  readonly env: string;
+  /** The stack output name (fixed by the stack). */
+  readonly output: string;
+  readonly description: string;
+}
+
+/** Every setting a script may need. Output names are the stack's (infra outputs are fixed). */
+export const SETTINGS = {
+  subscriptionId: { flag: "subscription", env: "HEART_SUBSCRIPTION_ID", output: "subscriptionId", description: "Azure subscription id of the workspace." },
+  resourceGroupName: { flag: "resource-group", env: "HEART_RESOURCE_GROUP", output: "resourceGroupName", description: "Resource group of the workspace." },
+  workspaceName: { flag: "workspace", env: "HEART_WORKSPACE", output: "workspaceName", description: "Azure ML workspace name." },
+  endpointName: { flag: "endpoint", env: "HEART_ENDPOINT_NAME", output: "endpointName", description: "Batch endpoint name." },
+  datastoreName: { flag: "datastore", env: "HEART_DATASTORE", output: "datastoreName", description: "Datastore for uploads and scores (default: workspaceblobstore)." },
+  pipelineComponentId: { flag: "pipeline-component", env: "HEART_PIPELINE_COMPONENT_ID", output: "pipelineComponentId", description: "ARM id of the registered pipeline component version." },
+  computeName: { flag: "compute", env: "HEART_COMPUTE_NAME", output: "computeName", description: "Compute cluster name for run-pipeline." },
+} as const satisfies Record<string, SettingSource>;
+
+export type SettingKey = keyof typeof SETTINGS;
+export type Settings = Partial<Record<SettingKey, string>>;
+
+/** The flags shared by every Azure command (spread into a CommandSpec). */
+export function settingFlags(keys: readonly SettingKey[]): Record<string, FlagSpec> {
+  const flags: Record<string, FlagSpec> = {};
+  for (const k of keys) {
+    const s = SETTINGS[k];
+    flags[s.flag] = { type: "string", valueName: "value", description: `${s.description} Else stack output ${s.output}.`, env: s.env };
+  }
+  flags["stack-outputs"] = { type: "string", valueName: "file", description: "JSON file of the stack outputs (`pulumi stack output --json > FILE`).", env: "HEART_STACK_OUTPUTS" };
+  flags["stack"] = { type: "string", valueName: "name", description: "Pulumi stack whose outputs to read when the pulumi CLI is on PATH.", env: "HEART_PULUMI_STACK" };
+  return flags;
+}
+
+export const CONFIG_HELP = `Configuration: each value comes from its flag, else its environment variable, else the stack outputs
+(--stack-outputs FILE, else \`pulumi stack output --json\` when pulumi is on PATH).`;
+
+export interface StackOutputsReader {
+  (opts: { file?: string; stack?: string; env: NodeJS.ProcessEnv; cwd?: string }): Promise<{ outputs: Record<string, unknown>; from: string } | undefined>;
+}
+
+function onPath(cmd: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const p = path.join(dir, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Reads the stack outputs from the file, else from the pulumi CLI; undefined when neither is available. */
+export const readStackOutputs: StackOutputsReader = async ({ file, stack, env, cwd }) => {
+  if (file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+      throw new CliError(ExitCode.Usage, `stack outputs file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    try {
+      return { outputs: JSON.parse(text) as Record<string, unknown>, from: file };
+    } catch (e) {
+      throw new CliError(ExitCode.Usage, `stack outputs file ${file} is not JSON (${(e as Error).message}); write it with \`pulumi stack output --json > ${file}\``);
+    }
+  }
+  const pulumi = onPath("pulumi", env);
+  if (!pulumi) return undefined;
+  const args = ["stack", "output", "--json", ...(stack ? ["--stack", stack] : [])];
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(pulumi, args, { env, cwd, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (err, out, errOut) =>
+      err ? reject(new CliError(ExitCode.Usage, `\`pulumi ${args.join(" ")}\` failed: ${String(errOut || err.message).trim().split("\n").slice(-3).join(" ")}`)) : resolve(out),
+    ),
+  );
+  try {
+    return { outputs: JSON.parse(stdout) as Record<string, unknown>, from: `pulumi stack output${stack ? ` --stack ${stack}` : ""}` };
+  } catch {
+    throw new CliError(ExitCode.Usage, "`pulumi stack output --json` did not print JSON");
+  }
+};
+
+export interface ResolveOptions {
+  readonly values: FlagValues;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly reader?: StackOutputsReader;
+  readonly cwd?: string;
+}
+
+/**
+ * Resolves `required` (all must be found) and `optional` keys. Flag values already include their env variable
+ * (scripts/lib/cli.ts reads `env` as the fallback), so here: flag/env, then stack outputs.
+ */
+export async function resolveSettings<R extends SettingKey, O extends SettingKey = never>(
+  required: readonly R[],
+  optional: readonly O[] = [],
+  opts: ResolveOptions,
+): Promise<Record<R, string> & Partial<Record<O, string>> & { outputs?: Record<string, unknown> }> {
+  const env = opts.env ?? process.env;
+  const result: Record<string, string> = {};
+  const keys = [...required, ...optional] as SettingKey[];
+  const fromFlag = (k: SettingKey): string | undefined => {
+    const v = opts.values[SETTINGS[k].flag] ?? env[SETTINGS[k].env];
+    return typeof v === "string" && v.trim() ? v.trim() : undefined;
+  };
+  for (const k of keys) {
+    const v = fromFlag(k);
+    if (v) result[k] = v;
+  }
+  let stack: { outputs: Record<string, unknown>; from: string } | undefined;
+  let stackTried = false;
+  if (keys.some((k) => result[k] === undefined)) {
+    const file = typeof opts.values["stack-outputs"] === "string" ? (opts.values["stack-outputs"] as string) : env.HEART_STACK_OUTPUTS || undefined;
+    const stackName = typeof opts.values.stack === "string" ? (opts.values.stack as string) : env.HEART_PULUMI_STACK || undefined;
+    stack = await (opts.reader ?? readStackOutputs)({ file, stack: stackName, env, cwd: opts.cwd });
+    stackTried = true;
+    for (const k of keys) {
+      const v = stack?.outputs[SETTINGS[k].output];
+      if (result[k] === undefined && typeof v === "string" && v.trim()) result[k] = v.trim();
+    }
+  }
+  const missing = (required as readonly SettingKey[]).filter((k) => result[k] === undefined);
+  if (missing.length > 0) {
+    const lines = missing.map((k) => `${k}: --${SETTINGS[k].flag}, env ${SETTINGS[k].env}, or stack output ${SETTINGS[k].output}`);
+    const where = stack
+      ? `the stack outputs (${stack.from}) do not have them either`
+      : stackTried
+        ? "no stack outputs were available (give --stack-outputs FILE or HEART_STACK_OUTPUTS, or install the pulumi CLI)"
+        : "";
+    throw new CliError(ExitCode.Usage, `missing configuration:\n  ${lines.join("\n  ")}${where ? `\n  (${where})` : ""}`);
+  }
+  return Object.assign(result, stack ? { outputs: stack.outputs } : {}) as never;
+}
