@@ -12,8 +12,9 @@ import csv
 import os
 import signal
 import sys
+import traceback
 import warnings
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -180,3 +181,39 @@ class OutputFolder:
         self.pending = None
         self.finished = []
         self.created = []
+
+
+def write_each(step: str, data: str, files: list[str], out: "OutputFolder",
+               write_one: Callable[[str, str], int], detail: str) -> None:
+    """Runs write_one(path, relative) for each file in order, with progress; on any failure the
+    output written so far is discarded, so no half-finished folder is left behind."""
+    total = 0
+    try:
+        for relative in files:
+            rows = write_one(os.path.join(data, relative), relative)
+            total += rows
+            progress(f"{step}: {relative}: {rows} rows")
+    except BaseException:
+        out.discard()
+        raise
+    progress(f"{step}: done: {len(files)} file(s), {total} rows{detail}")
+
+
+def run_step(step: str, run: Callable[[], None], as_cli: bool) -> int:
+    """The exit-code contract both steps share: 0 done, 2 bad input (the message names the file),
+    130 interrupted (SIGTERM too, when run as the CLI), 1 anything else (a bug, with its traceback)."""
+    if as_cli:  # a signal handler is process-wide: only when run as the command
+        stop_on_sigterm()
+    try:
+        run()
+    except InputError as error:
+        print(f"{step}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{step}: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - anything else is a bug, reported with its traceback
+        traceback.print_exc()
+        print(f"{step}: internal error (exit 1): the traceback above says where", file=sys.stderr)
+        return 1
+    return 0

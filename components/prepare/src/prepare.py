@@ -20,13 +20,12 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import pickle  # noqa: E402
-import traceback  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from csvfolder import (InputError, OutputFolder, list_csv_files, progress,  # noqa: E402
-                       read_header, read_text_chunks, stop_on_sigterm, warn)
+from csvfolder import (InputError, OutputFolder, list_csv_files,  # noqa: E402
+                       read_header, read_text_chunks, run_step, write_each, warn)
 from heart_features import CATEGORICAL, PREDICTION, build_features, missing_columns  # noqa: E402
 
 TRANSFORMER_FILE = "transformations.pkl"
@@ -171,36 +170,14 @@ def run(args: argparse.Namespace) -> None:
         check_header(read_header(path, path), path, feature_names)
     os.makedirs(args.prepared_data, exist_ok=True)
     out = OutputFolder(args.prepared_data)
-    total = 0
-    try:
-        for relative in files:
-            rows = prepare_file(os.path.join(args.data, relative), relative, transformer, feature_names,
-                                known, out, args.chunk_rows)
-            total += rows
-            progress(f"prepare: {relative}: {rows} rows")
-    except BaseException:
-        out.discard()
-        raise
-    progress(f"prepare: done: {len(files)} file(s), {total} rows -> {args.prepared_data}")
+    write_each("prepare", args.data, files, out,
+               lambda path, relative: prepare_file(path, relative, transformer, feature_names, known, out, args.chunk_rows),
+               f" -> {args.prepared_data}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if argv is None:  # only when run as the CLI: a handler is process-wide
-        stop_on_sigterm()
-    try:
-        run(args)
-    except InputError as error:
-        print(f"prepare: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("prepare: interrupted", file=sys.stderr)
-        return 130
-    except Exception:  # noqa: BLE001 - anything else is a bug, reported with its traceback
-        traceback.print_exc()
-        print("prepare: internal error (exit 1): the traceback above says where", file=sys.stderr)
-        return 1
-    return 0
+    return run_step("prepare", lambda: run(args), as_cli=argv is None)
 
 
 if __name__ == "__main__":

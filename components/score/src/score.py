@@ -18,13 +18,12 @@ sys.dont_write_bytecode = True  # no __pycache__ in the code folder that gets up
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import traceback  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from csvfolder import (InputError, OutputFolder, list_csv_files, progress,  # noqa: E402
-                       read_header, read_text_chunks, stop_on_sigterm)
+                       read_header, read_text_chunks, run_step, write_each)
 from model_loader import as_labels, load_predict, read_mlmodel, signature_inputs  # noqa: E402
 
 SCORE_MODES = ("append", "prediction_only")
@@ -110,36 +109,14 @@ def run(args: argparse.Namespace) -> None:
     progress(f"score: model loaded with {loader} loader from {args.model}")
     os.makedirs(args.scores, exist_ok=True)
     out = OutputFolder(args.scores)
-    total = 0
-    try:
-        for relative in files:
-            rows = score_file(os.path.join(args.data, relative), relative, predict, features,
-                              args.score_mode, out, args.chunk_rows)
-            total += rows
-            progress(f"score: {relative}: {rows} rows")
-    except BaseException:
-        out.discard()
-        raise
-    progress(f"score: done: {len(files)} file(s), {total} rows ({args.score_mode}) -> {args.scores}")
+    write_each("score", args.data, files, out,
+               lambda path, relative: score_file(path, relative, predict, features, args.score_mode, out, args.chunk_rows),
+               f" ({args.score_mode}) -> {args.scores}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if argv is None:  # only when run as the CLI: a handler is process-wide
-        stop_on_sigterm()
-    try:
-        run(args)
-    except InputError as error:
-        print(f"score: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("score: interrupted", file=sys.stderr)
-        return 130
-    except Exception:  # noqa: BLE001 - anything else is a bug, reported with its traceback
-        traceback.print_exc()
-        print("score: internal error (exit 1): the traceback above says where", file=sys.stderr)
-        return 1
-    return 0
+    return run_step("score", lambda: run(args), as_cli=argv is None)
 
 
 if __name__ == "__main__":
