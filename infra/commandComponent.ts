@@ -1,7 +1,7 @@
 /** A command component: its code folder uploaded and registered as a code version, then the component version. */
 import * as pulumi from "@pulumi/pulumi";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
 import type { WorkspaceRef } from "../lib/naming";
+import { WorkspaceAssetVersion } from "./assetVersion";
 import { FolderUpload } from "./folderUploadResource";
 import type { CommandComponentPlan } from "./plan";
 
@@ -11,14 +11,14 @@ export interface CommandComponentArgs {
   readonly component: CommandComponentPlan;
   /** The environment version the spec names; registered first. */
   readonly environment: pulumi.Resource;
-  /** Keep the versions in Azure on destroy (a deleted version cannot be registered again). */
-  readonly retainOnDelete: boolean;
+  /** Leave the versions in the workspace on destroy (infra/assetVersion.ts). */
+  readonly retainOnDestroy: boolean;
 }
 
 export class CommandComponent extends pulumi.ComponentResource {
   readonly upload: FolderUpload;
-  readonly code: ml.CodeVersion;
-  readonly version: ml.ComponentVersion;
+  readonly code: WorkspaceAssetVersion;
+  readonly version: WorkspaceAssetVersion;
   readonly id: string;
 
   constructor(name: string, args: CommandComponentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -31,28 +31,30 @@ export class CommandComponent extends pulumi.ComponentResource {
       { ...ws, datastoreName: args.datastoreName, folderName: c.code.upload.folderName, hash: c.code.upload.hash, source: c.code.upload.source },
       { parent: this },
     );
-    this.code = new ml.CodeVersion(
+    this.code = new WorkspaceAssetVersion(
       `${c.code.name}-${c.code.version}`,
       {
+        ...ws,
+        assetKind: "codes",
         name: c.code.name,
         version: c.code.version,
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
         // The blob URL of the uploaded folder, as the SDK registers code; known once the upload has run.
-        properties: { codeUri: this.upload.folderUrl },
+        properties: { codeUri: this.upload.folderUrl, isAnonymous: false, isArchived: false },
+        retainOnDestroy: args.retainOnDestroy,
       },
-      { parent: this, retainOnDelete: args.retainOnDelete },
+      { parent: this },
     );
-    this.version = new ml.ComponentVersion(
+    this.version = new WorkspaceAssetVersion(
       `${c.name}-${c.version}`,
       {
+        ...ws,
+        assetKind: "components",
         name: c.name,
         version: c.version,
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
-        properties: { componentSpec: c.spec, ...(c.description ? { description: c.description } : {}) },
+        properties: { componentSpec: c.spec, ...(c.description ? { description: c.description } : {}), isAnonymous: false, isArchived: false },
+        retainOnDestroy: args.retainOnDestroy,
       },
-      { parent: this, dependsOn: [this.code, args.environment], retainOnDelete: args.retainOnDelete },
+      { parent: this, dependsOn: [this.code, args.environment] },
     );
     this.registerOutputs({ id: this.id, version: c.version, codeVersion: c.code.version });
   }

@@ -75,6 +75,10 @@ export interface StackConfig {
   readonly datastoreName: string;
   /** Exactly one has isDefault. */
   readonly deployments: readonly DeploymentConfig[];
+  /**
+   * Each asset version's `retainOnDestroy` (infra/assetVersion.ts). Keep it true wherever several stacks share a
+   * workspace: a stack deletes only versions it registered itself, but another stack may have adopted them.
+   */
   readonly retainAssetsOnDestroy: boolean;
   readonly tags: Readonly<Record<string, string>>;
 }

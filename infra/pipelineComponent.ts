@@ -1,7 +1,7 @@
 /** The pipeline component version, its steps pinned to the registered command component and model versions. */
 import * as pulumi from "@pulumi/pulumi";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
 import type { WorkspaceRef } from "../lib/naming";
+import { WorkspaceAssetVersion } from "./assetVersion";
 import type { PipelinePlan } from "./plan";
 
 export interface PipelineComponentArgs {
@@ -9,28 +9,29 @@ export interface PipelineComponentArgs {
   readonly pipeline: PipelinePlan;
   /** The command component and model versions the spec references: the service checks they exist. */
   readonly references: readonly pulumi.Resource[];
-  /** Keep the version in Azure on destroy (a deleted version cannot be registered again). */
-  readonly retainOnDelete: boolean;
+  /** Leave the version in the workspace on destroy (infra/assetVersion.ts). */
+  readonly retainOnDestroy: boolean;
 }
 
 export class PipelineComponent extends pulumi.ComponentResource {
-  readonly version: ml.ComponentVersion;
+  readonly version: WorkspaceAssetVersion;
   readonly id: string;
 
   constructor(name: string, args: PipelineComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("heartscoring:infra:PipelineComponent", name, {}, opts);
     const p = args.pipeline;
     this.id = p.id;
-    this.version = new ml.ComponentVersion(
+    this.version = new WorkspaceAssetVersion(
       p.key,
       {
+        ...args.workspace,
+        assetKind: "components",
         name: p.name,
         version: p.version,
-        resourceGroupName: args.workspace.resourceGroupName,
-        workspaceName: args.workspace.workspaceName,
-        properties: { componentSpec: p.spec, ...(p.description ? { description: p.description } : {}) },
+        properties: { componentSpec: p.spec, ...(p.description ? { description: p.description } : {}), isAnonymous: false, isArchived: false },
+        retainOnDestroy: args.retainOnDestroy,
       },
-      { parent: this, dependsOn: [...args.references], retainOnDelete: args.retainOnDelete },
+      { parent: this, dependsOn: [...args.references] },
     );
     this.registerOutputs({ id: this.id, version: p.version });
   }

@@ -1,7 +1,7 @@
 /** A model folder uploaded to the datastore and registered as a model version whose version is its content. */
 import * as pulumi from "@pulumi/pulumi";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
 import type { WorkspaceRef } from "../lib/naming";
+import { WorkspaceAssetVersion } from "./assetVersion";
 import { FolderUpload } from "./folderUploadResource";
 import type { ModelPlan } from "./plan";
 
@@ -9,13 +9,13 @@ export interface RegisteredModelArgs {
   readonly workspace: WorkspaceRef;
   readonly datastoreName: string;
   readonly model: ModelPlan;
-  /** Keep the version in Azure on destroy (a deleted version cannot be registered again). */
-  readonly retainOnDelete: boolean;
+  /** Leave the version in the workspace on destroy (infra/assetVersion.ts). */
+  readonly retainOnDestroy: boolean;
 }
 
 export class RegisteredModel extends pulumi.ComponentResource {
   readonly upload: FolderUpload;
-  readonly version: ml.ModelVersion;
+  readonly version: WorkspaceAssetVersion;
   readonly id: string;
 
   constructor(name: string, args: RegisteredModelArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -27,17 +27,18 @@ export class RegisteredModel extends pulumi.ComponentResource {
       { ...args.workspace, datastoreName: args.datastoreName, folderName: m.upload.folderName, hash: m.upload.hash, source: m.upload.source },
       { parent: this },
     );
-    this.version = new ml.ModelVersion(
+    this.version = new WorkspaceAssetVersion(
       m.key,
       {
+        ...args.workspace,
+        assetKind: "models",
         name: m.name,
         version: m.version,
-        resourceGroupName: args.workspace.resourceGroupName,
-        workspaceName: args.workspace.workspaceName,
         // For mlflow_model the service reads MLmodel in the folder and fills in the flavors itself.
-        properties: { modelType: m.modelType, modelUri: m.uri },
+        properties: { modelType: m.modelType, modelUri: m.uri, isAnonymous: false, isArchived: false },
+        retainOnDestroy: args.retainOnDestroy,
       },
-      { parent: this, dependsOn: [this.upload], retainOnDelete: args.retainOnDelete },
+      { parent: this, dependsOn: [this.upload] },
     );
     this.registerOutputs({ id: this.id, version: m.version, uri: m.uri });
   }

@@ -1,39 +1,44 @@
 /** The environment version both command components run in: the image plus the conda file from components/. */
 import * as pulumi from "@pulumi/pulumi";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
 import type { WorkspaceRef } from "../lib/naming";
+import { WorkspaceAssetVersion } from "./assetVersion";
 import type { EnvironmentPlan } from "./plan";
 
 export interface ScoringEnvironmentArgs {
   readonly workspace: WorkspaceRef;
   readonly environment: EnvironmentPlan;
-  /** Keep the version in Azure on destroy (a deleted version cannot be registered again). */
-  readonly retainOnDelete: boolean;
+  /** Leave the version in the workspace on destroy (infra/assetVersion.ts). */
+  readonly retainOnDestroy: boolean;
 }
 
 export class ScoringEnvironment extends pulumi.ComponentResource {
-  readonly version: ml.EnvironmentVersion;
+  readonly version: WorkspaceAssetVersion;
   readonly id: string;
 
   constructor(name: string, args: ScoringEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("heartscoring:infra:ScoringEnvironment", name, {}, opts);
     const e = args.environment;
     this.id = e.id;
-    this.version = new ml.EnvironmentVersion(
+    this.version = new WorkspaceAssetVersion(
       `${e.name}-${e.version}`,
       {
+        ...args.workspace,
+        assetKind: "environments",
         name: e.name,
         version: e.version,
-        resourceGroupName: args.workspace.resourceGroupName,
-        workspaceName: args.workspace.workspaceName,
         properties: {
           image: e.image,
           condaFile: e.condaFile,
           osType: "Linux",
+          // The image is used as is: no rebuild when the base image moves (a new version is a new content hash).
+          autoRebuild: "Disabled",
           ...(e.description ? { description: e.description } : {}),
+          isAnonymous: false,
+          isArchived: false,
         },
+        retainOnDestroy: args.retainOnDestroy,
       },
-      { parent: this, retainOnDelete: args.retainOnDelete },
+      { parent: this },
     );
     this.registerOutputs({ id: this.id, version: e.version });
   }

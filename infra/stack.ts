@@ -51,7 +51,7 @@ export class HeartScoring extends pulumi.ComponentResource {
   constructor(name: string, plan: StackPlan, opts?: pulumi.ComponentResourceOptions) {
     super("heartscoring:infra:HeartScoring", name, {}, opts);
     const ws = plan.workspace;
-    const retainOnDelete = plan.retainAssetsOnDestroy;
+    const retainOnDestroy = plan.retainAssetsOnDestroy;
     const child = { parent: this };
 
     const cluster = new BatchCluster(
@@ -70,14 +70,14 @@ export class HeartScoring extends pulumi.ComponentResource {
       child,
     );
 
-    const environment = new ScoringEnvironment(plan.environment.name, { workspace: ws, environment: plan.environment, retainOnDelete }, child);
+    const environment = new ScoringEnvironment(plan.environment.name, { workspace: ws, environment: plan.environment, retainOnDestroy }, child);
 
     const components = plan.commandComponents.map(
-      (c) => new CommandComponent(c.name, { workspace: ws, datastoreName: plan.datastoreName, component: c, environment: environment.version, retainOnDelete }, child),
+      (c) => new CommandComponent(c.name, { workspace: ws, datastoreName: plan.datastoreName, component: c, environment: environment.version, retainOnDestroy }, child),
     );
 
     const models = new Map(
-      plan.models.map((m) => [m.key, new RegisteredModel(m.key, { workspace: ws, datastoreName: plan.datastoreName, model: m, retainOnDelete }, child)]),
+      plan.models.map((m) => [m.key, new RegisteredModel(m.key, { workspace: ws, datastoreName: plan.datastoreName, model: m, retainOnDestroy }, child)]),
     );
 
     const pipelines = new Map(
@@ -89,7 +89,7 @@ export class HeartScoring extends pulumi.ComponentResource {
             workspace: ws,
             pipeline: p,
             references: [...components.map((c) => c.version), ...p.modelKeys.map((k) => models.get(k)!.version)],
-            retainOnDelete,
+            retainOnDestroy,
           },
           child,
         ),

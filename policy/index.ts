@@ -13,7 +13,6 @@ import {
   RULES,
   RuleEntry,
   ResourceUnderReview,
-  retainFromStackConfig,
   settingsFrom,
 } from "./rules";
 
@@ -37,13 +36,8 @@ const CONFIG_SCHEMAS: Record<string, ResourceValidationPolicy["configSchema"]> =
   },
 };
 
-function underReview(args: ResourceValidationArgs, project: string): ResourceUnderReview {
-  return {
-    type: args.type,
-    name: args.name,
-    props: args.props,
-    retention: { protect: args.opts.protect, retainOnDelete: retainFromStackConfig(process.env.PULUMI_CONFIG, project) },
-  };
+function underReview(args: ResourceValidationArgs): ResourceUnderReview {
+  return { type: args.type, name: args.name, props: args.props, protect: args.opts.protect };
 }
 
 function toPolicy(entry: RuleEntry): ResourceValidationPolicy {
@@ -53,9 +47,9 @@ function toPolicy(entry: RuleEntry): ResourceValidationPolicy {
     enforcementLevel: "mandatory",
     ...(CONFIG_SCHEMAS[entry.name] ? { configSchema: CONFIG_SCHEMAS[entry.name] } : {}),
     validateResource: (args, reportViolation) => {
-      const where = parseUrn(args.urn) ?? { stack: process.env.PULUMI_NODEJS_STACK ?? "", project: process.env.PULUMI_NODEJS_PROJECT ?? "" };
+      const stack = parseUrn(args.urn)?.stack ?? process.env.PULUMI_NODEJS_STACK ?? "";
       const settings = settingsFrom(args.getConfig<Record<string, unknown>>());
-      for (const message of entry.rule(underReview(args, where.project), { stack: where.stack, settings })) reportViolation(message);
+      for (const message of entry.rule(underReview(args), { stack, settings })) reportViolation(message);
     },
   };
 }

@@ -5,24 +5,18 @@
  *
  * What a policy can see of a resource (@pulumi/policy 1.21, AnalyzerResourceOptions in the engine's analyzer
  * protocol): its type, name, URN, inputs, and the options protect, ignoreChanges, deleteBeforeReplace,
- * aliases, customTimeouts, additionalSecretOutputs and parent. `retainOnDelete` is NOT sent to policies, so
- * "retained on destroy" is judged from the stack's own switch (`<project>:retainAssetsOnDestroy`, which the
- * program turns into retainOnDelete), read from the stack configuration the engine hands to policy packs, or
- * from `protect`, which the policy does see.
+ * aliases, customTimeouts, additionalSecretOutputs and parent (not `retainOnDelete`). Asset versions are
+ * dynamic resources (infra/assetVersion.ts, type `pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion`)
+ * that carry their retention as an input, `retainOnDestroy`, which policies see like any other input.
  */
 
 export const TYPES = {
   compute: "azure-native:machinelearningservices:Compute",
   batchEndpoint: "azure-native:machinelearningservices:BatchEndpoint",
   batchDeployment: "azure-native:machinelearningservices:BatchDeployment",
-  modelVersion: "azure-native:machinelearningservices:ModelVersion",
-  codeVersion: "azure-native:machinelearningservices:CodeVersion",
-  environmentVersion: "azure-native:machinelearningservices:EnvironmentVersion",
-  componentVersion: "azure-native:machinelearningservices:ComponentVersion",
+  /** Model, code, environment and component versions (`assetKind` models | codes | environments | components). */
+  assetVersion: "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion",
 } as const;
-
-/** Versions that cannot be re-created under the same version once deleted: losing them breaks re-deploys. */
-export const ASSET_VERSION_TYPES: readonly string[] = [TYPES.modelVersion, TYPES.codeVersion, TYPES.environmentVersion, TYPES.componentVersion];
 
 /** ARM tracked resources of this stack: they carry top-level `tags` (asset versions keep theirs in properties). */
 export const DEFAULT_TAGGABLE_TYPES: readonly string[] = [TYPES.compute, TYPES.batchEndpoint, TYPES.batchDeployment];
@@ -33,11 +27,7 @@ export const DEFAULT_PRODUCTION_STACKS: readonly string[] = ["prod*", "productio
 /** Tags every taggable resource must carry; set in the stack's `tags` config. */
 export const DEFAULT_REQUIRED_TAGS: readonly string[] = ["project", "environment"];
 
-/**
- * The program's default for `retainAssetsOnDestroy` when a stack leaves it unset (infra/config.ts DEFAULTS;
- * a unit test keeps the two equal). Duplicated so the pack loads without the program's modules.
- */
-export const PROGRAM_RETAIN_DEFAULT = true;
+/** The stack config key the program turns into each asset version's `retainOnDestroy` input. */
 export const RETAIN_CONFIG_KEY = "retainAssetsOnDestroy";
 
 export interface PolicySettings {
@@ -56,17 +46,10 @@ export interface ResourceUnderReview {
   readonly type: string;
   /** The Pulumi name (logical name) of the resource, used in messages. */
   readonly name: string;
-  /** Resource inputs in the azure-native SDK's camelCase shape. */
+  /** Resource inputs (azure-native: the SDK's camelCase shape; dynamic resources: their inputs as declared). */
   readonly props: Record<string, unknown>;
-  /** What is known of the resource's retention on destroy (see the module comment). */
-  readonly retention?: Retention;
-}
-
-export interface Retention {
   /** The `protect` option, as the engine reports it. */
-  readonly protect: boolean;
-  /** Whether the stack retains asset versions on destroy; undefined when the policy cannot know. */
-  readonly retainOnDelete?: boolean;
+  readonly protect?: boolean;
 }
 
 export interface RuleContext {
@@ -154,22 +137,21 @@ export const endpointNoUserAssignedIdentity: Rule = (r) => {
   ];
 };
 
+const ASSET_KIND_SINGULAR: Record<string, string> = { models: "model", codes: "code", environments: "environment", components: "component" };
+
 /**
- * In production, registered asset versions must survive `pulumi destroy`: a deleted version cannot be
- * re-created under the same version, and jobs and deployments elsewhere may still reference it.
+ * In production, registered asset versions must survive `pulumi destroy`: jobs, deployments and other stacks
+ * in the workspace may still reference them, and a deleted version may not be registrable again.
  */
 export const assetsRetainedInProduction: Rule = (r, ctx) => {
-  if (!ASSET_VERSION_TYPES.includes(r.type)) return [];
+  if (r.type !== TYPES.assetVersion) return [];
   if (!isProductionStack(ctx.stack, ctx.settings.productionStacks)) return [];
-  const retention = r.retention;
-  if (retention?.protect || retention?.retainOnDelete === true) return [];
-  const why =
-    retention?.retainOnDelete === false
-      ? `the stack sets ${RETAIN_CONFIG_KEY} to false`
-      : `retention cannot be confirmed: the policy does not see retainOnDelete, and the stack configuration was not ` +
-        `passed to the policy pack (needs a Pulumi CLI that sends stack config to policy packs)`;
+  if (r.props.retainOnDestroy === true || r.protect === true) return [];
+  const kind = ASSET_KIND_SINGULAR[String(r.props.assetKind)] ?? "asset";
+  const what = typeof r.props.name === "string" ? ` (${kind} ${r.props.name} version ${String(r.props.version)})` : "";
+  const why = r.props.retainOnDestroy === false ? `retainOnDestroy is false: the stack sets ${RETAIN_CONFIG_KEY} to false` : "retainOnDestroy is not set";
   return [
-    `${describe(r)} on production stack "${ctx.stack}" would be deleted by pulumi destroy (${why}). ` +
+    `${describe(r)}${what} on production stack "${ctx.stack}" would be deleted by pulumi destroy (${why}). ` +
       `Set the stack config ${RETAIN_CONFIG_KEY} to true (the default) or protect the resource.`,
   ];
 };
@@ -214,7 +196,7 @@ export function review(resource: ResourceUnderReview, ctx: RuleContext): Record<
   return out;
 }
 
-// ---- settings and retention from the pack's inputs (pure) ------------------------------------------------
+// ---- settings from the pack's config (pure) ----------------------------------------------------------------
 
 function stringList(value: unknown, key: string, problems: string[]): string[] | undefined {
   if (value === undefined) return undefined;
@@ -240,24 +222,4 @@ export function settingsFrom(config: Record<string, unknown>): PolicySettings {
     requiredTags: tags ?? DEFAULT_SETTINGS.requiredTags,
     taggableTypes: taggable ?? DEFAULT_SETTINGS.taggableTypes,
   };
-}
-
-/**
- * The stack's retain switch from the configuration the engine passes to policy packs (the PULUMI_CONFIG
- * environment variable: `{"<project>:<key>": "<value>"}`); undefined when the engine passed none.
- */
-export function retainFromStackConfig(pulumiConfigJson: string | undefined, project: string): boolean | undefined {
-  if (!pulumiConfigJson) return undefined;
-  let config: unknown;
-  try {
-    config = JSON.parse(pulumiConfigJson);
-  } catch {
-    return undefined;
-  }
-  const values = record(config);
-  if (!values) return undefined;
-  // `<project>:config:<key>` is the legacy spelling the SDK still accepts.
-  const raw = values[`${project}:${RETAIN_CONFIG_KEY}`] ?? values[`${project}:config:${RETAIN_CONFIG_KEY}`];
-  if (raw === undefined) return PROGRAM_RETAIN_DEFAULT;
-  return String(raw).trim() === "true";
 }

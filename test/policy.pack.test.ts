@@ -79,19 +79,29 @@ async function analyze(
 }
 
 const COMPUTE = "azure-native:machinelearningservices:Compute";
-const MODEL = "azure-native:machinelearningservices:ModelVersion";
+const ASSET = "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion";
 const TAGS = { project: "heart-batch-scoring", environment: "dev" };
 const computeProps = (minNodeCount: number) => ({
   computeName: "batch-cluster",
   tags: TAGS,
   properties: { computeType: "AmlCompute", properties: { vmSize: "Standard_DS3_v2", scaleSettings: { minNodeCount, maxNodeCount: 5 } } },
 });
-const modelProps = { name: "heart-classifier", version: "42", properties: { modelType: "mlflow_model", modelUri: "azureml://x" } };
+const modelProps = (retainOnDestroy: boolean) => ({
+  subscriptionId: "s",
+  resourceGroupName: "rg",
+  workspaceName: "ws",
+  assetKind: "models",
+  name: "heart-classifier",
+  version: "42",
+  properties: { modelType: "mlflow_model", modelUri: "azureml://x" },
+  retainOnDestroy,
+  __provider: "exports.handler = ...",
+});
 
 describe("policy pack (run the way the Pulumi CLI runs it)", function () {
   this.timeout(90_000);
   let pack: RunningPack | undefined;
-  const baseEnv = { ...process.env, PULUMI_CONFIG: JSON.stringify({ "heart-batch-scoring:retainAssetsOnDestroy": "false" }) };
+  const baseEnv = { ...process.env };
 
   before(async () => {
     pack = await startPack(baseEnv);
@@ -125,12 +135,13 @@ describe("policy pack (run the way the Pulumi CLI runs it)", function () {
     assert.deepStrictEqual(await analyze(pack!, { type: COMPUTE, name: "batch-cluster", stack: "dev", props: computeProps(0) }), []);
   });
 
-  it("judges retention in production from the stack config the engine passes (PULUMI_CONFIG) or from protect", async () => {
-    const deleted = await analyze(pack!, { type: MODEL, name: "heart-classifier-42", stack: "production", props: modelProps });
+  it("judges an asset version's retention in production from its retainOnDestroy input, or from protect", async () => {
+    const deleted = await analyze(pack!, { type: ASSET, name: "heart-classifier-42", stack: "production", props: modelProps(false) });
     assert.deepStrictEqual(deleted.map((d) => d.policy), ["assets-retained-in-production"]);
-    assert.match(deleted[0].message, /retainAssetsOnDestroy to false/);
-    assert.deepStrictEqual(await analyze(pack!, { type: MODEL, name: "heart-classifier-42", stack: "production", props: modelProps, protect: true }), []);
-    assert.deepStrictEqual(await analyze(pack!, { type: MODEL, name: "heart-classifier-42", stack: "dev", props: modelProps }), []);
+    assert.match(deleted[0].message, /\(model heart-classifier version 42\) on production stack "production" would be deleted .*retainAssetsOnDestroy to false/);
+    assert.deepStrictEqual(await analyze(pack!, { type: ASSET, name: "heart-classifier-42", stack: "production", props: modelProps(true) }), []);
+    assert.deepStrictEqual(await analyze(pack!, { type: ASSET, name: "heart-classifier-42", stack: "production", props: modelProps(false), protect: true }), []);
+    assert.deepStrictEqual(await analyze(pack!, { type: ASSET, name: "heart-classifier-42", stack: "dev", props: modelProps(false) }), []);
   });
 
   it("takes productionStacks from the policy pack config (--policy-pack-config)", async () => {

@@ -6,17 +6,14 @@
 import * as assert from "assert";
 import {
   assetsRetainedInProduction,
-  ASSET_VERSION_TYPES,
   computeMinNodesZero,
   DEFAULT_SETTINGS,
   endpointEntraAuthOnly,
   endpointNoUserAssignedIdentity,
   isProductionStack,
   parseUrn,
-  PROGRAM_RETAIN_DEFAULT,
   requiredTags,
   ResourceUnderReview,
-  retainFromStackConfig,
   review,
   RuleContext,
   settingsFrom,
@@ -27,8 +24,8 @@ import { ProgramRun, rawConfig, RecordedResource, runProgram, stackProgram } fro
 const TAGS = JSON.stringify({ project: "heart-batch-scoring", environment: "dev" });
 
 function underReview(r: RecordedResource): ResourceUnderReview {
-  // The mocks see the real retainOnDelete option; the pack sees protect and the stack config (see rules.ts).
-  return { type: r.type, name: r.name, props: r.inputs, retention: { protect: false, retainOnDelete: r.retainOnDelete } };
+  // What the engine sends a policy: the inputs as declared (a dynamic resource's included) and protect.
+  return { type: r.type, name: r.name, props: r.inputs, protect: false };
 }
 
 function violations(run: ProgramRun, stack: string, settings = DEFAULT_SETTINGS): Record<string, string[]> {
@@ -64,7 +61,7 @@ describe("policy rules on the program's resources (mocks)", function () {
 
   it("the rules see every resource type they guard", () => {
     const types = new Set(dev.resources.map((r) => r.type));
-    for (const t of [TYPES.compute, TYPES.batchEndpoint, TYPES.batchDeployment, ...ASSET_VERSION_TYPES]) assert.ok(types.has(t), `the program declares no ${t}`);
+    for (const t of Object.values(TYPES)) assert.ok(types.has(t), `the program declares no ${t}`);
   });
 
   it("compute-min-nodes-zero: minNodes 2 fails on a dev stack, passes on a production stack", async () => {
@@ -121,31 +118,40 @@ describe("policy rules on the program's resources (mocks)", function () {
     const prodDeleting = await runProgram(stackProgram(raw, undefined, "prod"), { stack: "prod" });
     const found = violations(prodDeleting, "prod");
     assert.deepStrictEqual(Object.keys(found), ["assets-retained-in-production"]);
-    const assets = prodDeleting.resources.filter((r) => ASSET_VERSION_TYPES.includes(r.type));
+    const assets = prodDeleting.resources.filter((r) => r.type === TYPES.assetVersion);
+    assert.deepStrictEqual([...new Set(assets.map((r) => r.inputs.assetKind))].sort(), ["codes", "components", "environments", "models"]);
     assert.strictEqual(found["assets-retained-in-production"].length, assets.length);
-    assert.match(found["assets-retained-in-production"][0], /on production stack "prod" would be deleted by pulumi destroy \(the stack sets retainAssetsOnDestroy to false\)/);
+    const model = assets.find((r) => r.inputs.assetKind === "models")!;
+    const [message] = assetsRetainedInProduction(underReview(model), { stack: "prod", settings: DEFAULT_SETTINGS });
+    assert.strictEqual(
+      message,
+      `WorkspaceAssetVersion "${model.name}" (model ${model.inputs.name} version ${model.inputs.version}) on production stack "prod" would be deleted by pulumi destroy ` +
+        `(retainOnDestroy is false: the stack sets retainAssetsOnDestroy to false). Set the stack config retainAssetsOnDestroy to true (the default) or protect the resource.`,
+    );
     assert.deepStrictEqual(violations(prodDeleting, "dev"), {}, "outside production, deleting assets on destroy is allowed");
-    // protect is the other way to pass (the option a policy can see).
-    const asset = underReview(assets[0]);
-    assert.deepStrictEqual(assetsRetainedInProduction({ ...asset, retention: { protect: true, retainOnDelete: false } }, { stack: "prod", settings: DEFAULT_SETTINGS }), []);
+    // protect is the other way to pass (an option a policy can see).
+    assert.deepStrictEqual(assetsRetainedInProduction({ ...underReview(model), protect: true }, { stack: "prod", settings: DEFAULT_SETTINGS }), []);
   });
 
-  it("assets-retained-in-production: the pack's reading of the stack config agrees with the program's retainOnDelete", async () => {
-    for (const value of [undefined, "true", "false"]) {
-      const raw = rawConfig({ tags: TAGS, retainAssetsOnDestroy: value });
-      const run = await runProgram(stackProgram(raw, undefined, "prod"), { stack: "prod" });
-      const programRetains = run.resources.filter((r) => ASSET_VERSION_TYPES.includes(r.type)).map((r) => r.retainOnDelete);
-      const pulumiConfig = JSON.stringify(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`heart-batch-scoring:${k}`, v])));
-      const packReads = retainFromStackConfig(pulumiConfig, "heart-batch-scoring");
-      assert.ok(programRetains.length > 0 && programRetains.every((r) => r === packReads), `retainAssetsOnDestroy=${value}: program ${programRetains}, pack ${packReads}`);
+  it("assets-retained-in-production: reads retainOnDestroy from each asset version's inputs, as the program sets it from config", async () => {
+    for (const [value, retained] of [[undefined, true], ["true", true], ["false", false]] as const) {
+      const run = await runProgram(stackProgram(rawConfig({ tags: TAGS, retainAssetsOnDestroy: value }), undefined, "prod"), { stack: "prod" });
+      const assets = run.resources.filter((r) => r.type === TYPES.assetVersion);
+      assert.strictEqual(assets.length, 8);
+      for (const r of assets) {
+        assert.strictEqual(r.inputs.retainOnDestroy, retained, `retainAssetsOnDestroy=${value}: ${r.name}`);
+        assert.strictEqual(assetsRetainedInProduction(underReview(r), { stack: "prod", settings: DEFAULT_SETTINGS }).length, retained ? 0 : 1);
+      }
     }
   });
 
-  it("assets-retained-in-production: without the stack config the pack cannot confirm retention and says why", () => {
-    const asset = underReview(prod.resources.find((r) => r.type === TYPES.modelVersion)!);
-    const messages = assetsRetainedInProduction({ ...asset, retention: { protect: false } }, { stack: "prod", settings: DEFAULT_SETTINGS });
+  it("assets-retained-in-production: an asset version without retainOnDestroy counts as not retained", () => {
+    const asset = underReview(prod.resources.find((r) => r.type === TYPES.assetVersion)!);
+    const { retainOnDestroy: _, ...props } = asset.props;
+    const messages = assetsRetainedInProduction({ ...asset, props }, { stack: "prod", settings: DEFAULT_SETTINGS });
     assert.strictEqual(messages.length, 1);
-    assert.match(messages[0], /retention cannot be confirmed: the policy does not see retainOnDelete/);
+    assert.match(messages[0], /would be deleted by pulumi destroy \(retainOnDestroy is not set\)/);
+    assert.deepStrictEqual(assetsRetainedInProduction({ ...asset, type: "azure-native:machinelearningservices:ModelVersion", props }, { stack: "prod", settings: DEFAULT_SETTINGS }), [], "only the asset type is judged");
   });
 
   it("required-tags: a stack without tags fails on the cluster, the endpoint and each deployment, naming the tags", async () => {
@@ -186,19 +192,5 @@ describe("policy settings and helpers", () => {
     assert.deepStrictEqual(settingsFrom({}), DEFAULT_SETTINGS);
     assert.deepStrictEqual(settingsFrom({ requiredTags: ["owner"] }).requiredTags, ["owner"]);
     assert.throws(() => settingsFrom({ productionStacks: "prod*", requiredTags: [1] }), /productionStacks must be a list of strings; policy config requiredTags must be a list of strings/);
-  });
-
-  it("retention from the stack config: unset means the program's default; no config means unknown", () => {
-    assert.strictEqual(retainFromStackConfig(JSON.stringify({ "p:retainAssetsOnDestroy": "false" }), "p"), false);
-    assert.strictEqual(retainFromStackConfig(JSON.stringify({ "p:retainAssetsOnDestroy": "true" }), "p"), true);
-    assert.strictEqual(retainFromStackConfig(JSON.stringify({ "p:config:retainAssetsOnDestroy": "false" }), "p"), false);
-    assert.strictEqual(retainFromStackConfig(JSON.stringify({ "other:retainAssetsOnDestroy": "false" }), "p"), PROGRAM_RETAIN_DEFAULT);
-    assert.strictEqual(retainFromStackConfig(undefined, "p"), undefined);
-    assert.strictEqual(retainFromStackConfig("{not json", "p"), undefined);
-  });
-
-  it("the pack's copy of the program's retain default matches infra/config.ts", () => {
-    const { DEFAULTS } = require("../infra/config") as typeof import("../infra/config");
-    assert.strictEqual(PROGRAM_RETAIN_DEFAULT, DEFAULTS.retainAssetsOnDestroy);
   });
 });

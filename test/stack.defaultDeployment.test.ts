@@ -4,45 +4,32 @@
  * (lib/armClient.ts): what it sends, and that it sets, switches and releases the endpoint's default.
  */
 import assert from "assert";
-import * as https from "https";
-import type { AddressInfo } from "net";
-import { testTls } from "./support/tls";
-import { decodeJwt, TestTokenCredential } from "./support/tokens";
+import { armError, FakeAnswer, FakeArm, SeenRequest } from "./support/fakeArm";
+import { TestTokenCredential } from "./support/tokens";
 import { createArmClient } from "../lib/armClient";
 import { armEndpointApi, DefaultDeploymentInputs, diffDefaultDeployment, makeDefaultDeploymentProvider, withDefault } from "../infra/defaultDeployment";
 
 const ws = { subscriptionId: "11111111-2222-3333-4444-555555555555", resourceGroupName: "rg-heart", workspaceName: "mlw-heart" };
 const base = `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}/batchEndpoints/`;
 
-interface Seen {
-  method: string;
-  path: string;
-  apiVersion: string | null;
-  audience: unknown;
-  body?: any;
-}
-
 /** Batch endpoints as ARM holds them; PUT replaces the resource, as ARM PUT does. */
 class FakeEndpoints {
-  readonly seen: Seen[] = [];
   readonly endpoints = new Map<string, any>();
   /** Deployments that exist per endpoint: a default must name one of them [the service's rule: unconfirmed]. */
   readonly deployments = new Map<string, Set<string>>();
-  url = "";
-  private server?: https.Server;
+  private readonly arm = new FakeArm((req) => this.handle(req));
 
-  async start(): Promise<void> {
-    const tls = testTls();
-    this.server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-      let text = "";
-      req.on("data", (d) => (text += d));
-      req.on("end", () => this.handle(req.method!, new URL(req.url!, "https://x"), req.headers.authorization ?? "", text, res));
-    });
-    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", () => r()));
-    this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  get seen(): SeenRequest[] {
+    return this.arm.seen;
+  }
+  get url(): string {
+    return this.arm.url;
+  }
+  start(): Promise<void> {
+    return this.arm.start();
   }
   stop(): Promise<void> {
-    return new Promise((r) => this.server?.close(() => r()) ?? r());
+    return this.arm.stop();
   }
   seed(name: string, deployments: string[], defaultName?: string) {
     this.deployments.set(name, new Set(deployments));
@@ -64,28 +51,20 @@ class FakeEndpoints {
     });
   }
 
-  private handle(method: string, url: URL, auth: string, text: string, res: import("http").ServerResponse) {
-    const body = text ? JSON.parse(text) : undefined;
-    const audience = auth.startsWith("Bearer ") ? decodeJwt(auth.slice(7)).aud : undefined;
-    this.seen.push({ method, path: url.pathname, apiVersion: url.searchParams.get("api-version"), audience, body });
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(payload));
-    };
-    if (audience !== "https://management.azure.com") return send(401, { error: { code: "InvalidAuthenticationToken", message: "wrong audience" } });
-    if (!url.pathname.startsWith(base)) return send(404, { error: { code: "NotFound", message: url.pathname } });
-    const name = url.pathname.slice(base.length);
+  private handle({ method, path, body }: SeenRequest): FakeAnswer {
+    if (!path.startsWith(base)) return armError(404, "NotFound", path);
+    const name = path.slice(base.length);
     const current = this.endpoints.get(name);
-    if (method === "GET") return current ? send(200, current) : send(404, { error: { code: "ResourceNotFound", message: `${name} not found` } });
+    if (method === "GET") return current ? { status: 200, body: current } : armError(404, "ResourceNotFound", `${name} not found`);
     if (method === "PUT") {
-      if (!current) return send(404, { error: { code: "ResourceNotFound", message: `${name} not found` } });
+      if (!current) return armError(404, "ResourceNotFound", `${name} not found`);
       const d = body?.properties?.defaults?.deploymentName;
-      if (d && !this.deployments.get(name)?.has(d)) return send(400, { error: { code: "BadRequest", message: `deployment ${d} does not exist` } });
+      if (d && !this.deployments.get(name)?.has(d)) return armError(400, "BadRequest", `deployment ${d} does not exist`);
       const next = { ...current, ...body, id: current.id, name, type: current.type, properties: { ...body.properties, provisioningState: "Succeeded", scoringUri: current.properties.scoringUri } };
       this.endpoints.set(name, next);
-      return send(200, next);
+      return { status: 200, body: next };
     }
-    send(405, { error: { code: "MethodNotAllowed", message: method } });
+    return armError(405, "MethodNotAllowed", method);
   }
 }
 

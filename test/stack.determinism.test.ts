@@ -32,6 +32,7 @@ function kinds(keys: string[]): string[] {
 
 const ML = "azure-native:machinelearningservices";
 const UPLOAD = "pulumi-nodejs:dynamic/heartscoring:FolderUpload";
+const ASSET = "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion";
 
 describe("stack (mocks): determinism", function () {
   let root: string;
@@ -72,8 +73,8 @@ describe("stack (mocks): determinism", function () {
       const run = await runProgram(stackProgram(rawConfig(), changed));
       const d = diffGraphs(baseline, run);
       const expectedKinds = [
-        `${ML}:ComponentVersion::uci_heart_classifier_scorer-*`,
-        `${ML}:ModelVersion::heart-classifier-*`,
+        `${ASSET}::uci_heart_classifier_scorer-*`,
+        `${ASSET}::heart-classifier-*`,
         `${UPLOAD}::heart-classifier-*`,
         "heartscoring:infra:PipelineComponent::uci_heart_classifier_scorer-*",
         "heartscoring:infra:RegisteredModel::heart-classifier-*",
@@ -97,16 +98,16 @@ describe("stack (mocks): determinism", function () {
       const run = await runProgram(stackProgram(rawConfig(), changed));
       const d = diffGraphs(baseline, run);
       const expectedKinds = [
-        `${ML}:CodeVersion::prepare-code-*`,
-        `${ML}:ComponentVersion::prepare-*`,
-        `${ML}:ComponentVersion::uci_heart_classifier_scorer-*`,
+        `${ASSET}::prepare-code-*`,
+        `${ASSET}::prepare-*`,
+        `${ASSET}::uci_heart_classifier_scorer-*`,
         `${UPLOAD}::prepare-code-*`,
         "heartscoring:infra:PipelineComponent::uci_heart_classifier_scorer-*",
       ].sort();
       assert.deepStrictEqual(kinds(d.added), expectedKinds);
       assert.deepStrictEqual(kinds(d.removed), expectedKinds);
       assert.deepStrictEqual(d.changed, [`${ML}:BatchDeployment::uci-classifier-prepros-xgb`]);
-      assert.ok(!d.added.some((k) => k.includes("ModelVersion") || k.includes("score-")), "models and score untouched");
+      assert.ok(!d.added.some((k) => k.includes("::heart-classifier") || k.includes("score-")), "models and score untouched");
       assert.deepStrictEqual(run.outputs.versions.models, baseline.outputs.versions.models);
     } finally {
       fs.rmSync(changed, { recursive: true, force: true });

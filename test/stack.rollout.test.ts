@@ -10,6 +10,7 @@ import { copyProject, find, findAll, inputsByResource, key, ProgramRun, rawConfi
 
 const ML = "azure-native:machinelearningservices";
 const POINTER = "pulumi-nodejs:dynamic/heartscoring:DefaultDeployment";
+const ASSET = "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion";
 
 function diff(before: ProgramRun, after: ProgramRun) {
   const a = inputsByResource(before);
@@ -48,11 +49,39 @@ describe("stack (mocks): roll-outs", function () {
       assert.strictEqual(newPipeline, after.outputs.pipelineComponentId);
       assert.notStrictEqual(newPipeline, before.outputs.pipelineComponentId);
       // The deployment is updated in place to the new pipeline version; create-before-delete keeps the old
-      // versions until the deployment has moved, and retainOnDelete keeps them in the workspace after.
-      assert.ok(d.added.some((k) => k.startsWith(`${ML}:ModelVersion::heart-classifier-`)));
-      for (const r of after.resources.filter((r) => d.added.includes(key(r.type, r.name)) && r.type.startsWith(ML))) assert.strictEqual(r.retainOnDelete, true);
+      // versions until the deployment has moved, and retainOnDestroy keeps them in the workspace after.
+      assert.ok(d.added.some((k) => k.startsWith(`${ASSET}::heart-classifier-`)));
+      const addedAssets = after.resources.filter((r) => d.added.includes(key(r.type, r.name)) && r.type === ASSET);
+      assert.deepStrictEqual(addedAssets.map((r) => r.inputs.assetKind).sort(), ["components", "models"]);
+      for (const r of addedAssets) assert.strictEqual(r.inputs.retainOnDestroy, true);
     } finally {
       fs.rmSync(changed, { recursive: true, force: true });
+    }
+  });
+
+  it("rolls a model back (A → B → A) to exactly the first A's versions, which Azure still holds and the stack adopts", async () => {
+    const project = copyProject();
+    try {
+      const mlmodel = path.join(project, "models", "heart-classifier", "MLmodel");
+      const original = fs.readFileSync(mlmodel);
+      const a1 = await runProgram(stackProgram(rawConfig(), project));
+      fs.appendFileSync(mlmodel, "\n# retrained: worse\n");
+      const b = await runProgram(stackProgram(rawConfig(), project));
+      fs.writeFileSync(mlmodel, original);
+      const a2 = await runProgram(stackProgram(rawConfig(), project));
+      assert.deepStrictEqual(diff(a1, a2), { added: [], removed: [], changed: [] }, "A again declares the first A byte for byte");
+      assert.deepStrictEqual(a2.outputs, a1.outputs);
+      // Going back from B re-declares A's versions under A's names and versions: on Azure (versions retained)
+      // they exist, and WorkspaceAssetVersion adopts them instead of failing as azure-native's create would.
+      const back = diff(b, a2);
+      const assetKeys = (run: ProgramRun, keys: string[]) => run.resources.filter((r) => r.type === ASSET && keys.includes(key(r.type, r.name)));
+      const readded = assetKeys(a2, back.added);
+      assert.deepStrictEqual(readded.map((r) => `${r.inputs.assetKind}/${r.inputs.name}`).sort(), ["components/uci_heart_classifier_scorer", "models/heart-classifier"]);
+      const first = inputsByResource(a1);
+      for (const r of readded) assert.strictEqual(JSON.stringify(r.inputs), first.get(key(r.type, r.name)), `${r.name}: same inputs as the first A`);
+      assert.deepStrictEqual(back.changed, [`${ML}:BatchDeployment::uci-classifier-prepros-xgb`], "the deployment moves back; nothing else changes");
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
     }
   });
 
@@ -65,10 +94,11 @@ describe("stack (mocks): roll-outs", function () {
     const blueId = byName.blue.properties.deploymentConfiguration.componentId.assetId;
     const greenId = byName.green.properties.deploymentConfiguration.componentId.assetId;
     assert.notStrictEqual(blueId, greenId);
-    assert.strictEqual(findAll(run, `${ML}:ModelVersion`).filter((r) => r.inputs.name === "heart-classifier").length, 2);
-    assert.strictEqual(findAll(run, `${ML}:ModelVersion`).filter((r) => r.inputs.name === "heart-classifier-transforms").length, 1, "shared");
-    assert.strictEqual(findAll(run, `${ML}:ComponentVersion`).filter((r) => r.inputs.name === "prepare").length, 1, "shared");
-    assert.strictEqual(findAll(run, `${ML}:ComponentVersion`).filter((r) => r.inputs.name === "uci_heart_classifier_scorer").length, 2);
+    const count = (kind: string, name: string) => findAll(run, ASSET).filter((r) => r.inputs.assetKind === kind && r.inputs.name === name).length;
+    assert.strictEqual(count("models", "heart-classifier"), 2);
+    assert.strictEqual(count("models", "heart-classifier-transforms"), 1, "shared");
+    assert.strictEqual(count("components", "prepare"), 1, "shared");
+    assert.strictEqual(count("components", "uci_heart_classifier_scorer"), 2);
     const pointer = find(run, POINTER);
     assert.strictEqual(pointer.inputs.deploymentName, "blue");
     assert.ok(pointer.dependsOn.includes(`${ML}:BatchDeployment::blue`));
@@ -105,12 +135,12 @@ describe("stack (mocks): roll-outs", function () {
     const kinds = d.removed.map((k) => k.replace(/-[0-9a-f]{8,16}$|-[0-9]{1,9}$/, "-*")).sort();
     assert.deepStrictEqual(kinds, [
       `${ML}:BatchDeployment::blue`,
-      `${ML}:ComponentVersion::uci_heart_classifier_scorer-*`,
-      `${ML}:ModelVersion::heart-classifier-*`,
       "heartscoring:infra:PipelineComponent::uci_heart_classifier_scorer-*",
       "heartscoring:infra:PipelineDeployment::blue",
       "heartscoring:infra:RegisteredModel::heart-classifier-*",
       "pulumi-nodejs:dynamic/heartscoring:FolderUpload::heart-classifier-*",
+      `${ASSET}::heart-classifier-*`,
+      `${ASSET}::uci_heart_classifier_scorer-*`,
     ]);
     assert.deepStrictEqual(removed.outputs.deploymentNames, ["green"]);
   });

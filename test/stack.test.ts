@@ -15,6 +15,7 @@ import { callCount } from "../lib/callStats";
 const ML = "azure-native:machinelearningservices";
 const UPLOAD = "pulumi-nodejs:dynamic/heartscoring:FolderUpload";
 const POINTER = "pulumi-nodejs:dynamic/heartscoring:DefaultDeployment";
+const ASSET = "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion";
 const ws = TEST_WORKSPACE;
 const wsId = `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}`;
 
@@ -42,7 +43,18 @@ function expected() {
     componentIds: Object.fromEntries(Object.entries(components).map(([n, c]) => [n, assetVersionId(ws, "components", n, c.version)])),
     modelIds: Object.fromEntries(Object.entries(modelVersions).map(([n, v]) => [n, assetVersionId(ws, "models", n, v)])),
   });
-  return { models, modelVersions, code, env, envVersion, envId, components, pipelineSpec };
+  const descriptions: Record<string, string | undefined> = {
+    ...Object.fromEntries(pipeline.steps.map((s) => [s.component.spec.name, s.component.spec.description])),
+    [pipeline.spec.name]: pipeline.spec.description,
+  };
+  return { models, modelVersions, code, env, envVersion, envId, components, pipelineSpec, descriptions };
+}
+
+/** An asset version's inputs without the serialized provider (checked to be there). */
+function assetInputs(run: ProgramRun, name: string): Record<string, any> {
+  const { __provider, ...inputs } = find(run, ASSET, name).inputs;
+  assert.strictEqual(typeof __provider, "string", `${name} carries its serialized provider`);
+  return inputs;
 }
 
 describe("stack (mocks): resource graph", function () {
@@ -62,20 +74,20 @@ describe("stack (mocks): resource graph", function () {
       "heartscoring:infra:BatchCluster::batch-cluster",
       `${ML}:Compute::batch-cluster`,
       "heartscoring:infra:ScoringEnvironment::uci-heart-scoring",
-      `${ML}:EnvironmentVersion::uci-heart-scoring-${exp.envVersion}`,
+      `${ASSET}::uci-heart-scoring-${exp.envVersion}`,
       ...["prepare", "score"].flatMap((c) => [
         `heartscoring:infra:CommandComponent::${c}`,
         `${UPLOAD}::${c}-code-${exp.code[c as "prepare"].slice(0, 12)}`,
-        `${ML}:CodeVersion::${c}-code-${assetVersion(exp.code[c as "prepare"])}`,
-        `${ML}:ComponentVersion::${c}-${exp.components[c].version}`,
+        `${ASSET}::${c}-code-${assetVersion(exp.code[c as "prepare"])}`,
+        `${ASSET}::${c}-${exp.components[c].version}`,
       ]),
       ...Object.entries(exp.models).flatMap(([n, m]) => [
         `heartscoring:infra:RegisteredModel::${n}-${mv[n]}`,
         `${UPLOAD}::${n}-${m.hash.slice(0, 12)}`,
-        `${ML}:ModelVersion::${n}-${mv[n]}`,
+        `${ASSET}::${n}-${mv[n]}`,
       ]),
       `heartscoring:infra:PipelineComponent::uci_heart_classifier_scorer-${exp.pipelineSpec.version}`,
-      `${ML}:ComponentVersion::uci_heart_classifier_scorer-${exp.pipelineSpec.version}`,
+      `${ASSET}::uci_heart_classifier_scorer-${exp.pipelineSpec.version}`,
       "heartscoring:infra:ScoringEndpoint::endpoint",
       `${ML}:BatchEndpoint::${endpointName("heart-scoring", "test", "westeurope", ws)}`,
       "heartscoring:infra:PipelineDeployment::uci-classifier-prepros-xgb",
@@ -102,9 +114,9 @@ describe("stack (mocks): resource graph", function () {
     assert.strictEqual(parentOf[`${POINTER}::default-deployment`], "heartscoring:infra:ScoringEndpoint::endpoint");
     assert.strictEqual(parentOf[`${ML}:BatchDeployment::uci-classifier-prepros-xgb`], "heartscoring:infra:PipelineDeployment::uci-classifier-prepros-xgb");
     const mv = exp.modelVersions["heart-classifier"];
-    assert.strictEqual(parentOf[`${ML}:ModelVersion::heart-classifier-${mv}`], `heartscoring:infra:RegisteredModel::heart-classifier-${mv}`);
+    assert.strictEqual(parentOf[`${ASSET}::heart-classifier-${mv}`], `heartscoring:infra:RegisteredModel::heart-classifier-${mv}`);
     assert.strictEqual(parentOf[`${UPLOAD}::heart-classifier-${exp.models["heart-classifier"].hash.slice(0, 12)}`], `heartscoring:infra:RegisteredModel::heart-classifier-${mv}`);
-    assert.strictEqual(parentOf[`${ML}:CodeVersion::prepare-code-${assetVersion(exp.code.prepare)}`], "heartscoring:infra:CommandComponent::prepare");
+    assert.strictEqual(parentOf[`${ASSET}::prepare-code-${assetVersion(exp.code.prepare)}`], "heartscoring:infra:CommandComponent::prepare");
   });
 
   it("uses the configured subscription through an explicit provider", () => {
@@ -133,11 +145,12 @@ describe("stack (mocks): resource graph", function () {
       assert.strictEqual(typeof upload.__provider, "string");
       const v = exp.modelVersions[name];
       assert.match(v, /^[1-9][0-9]*$/, "model versions are positive integers");
-      assert.deepStrictEqual(find(run, `${ML}:ModelVersion`, `${name}-${v}`).inputs, {
+      assert.deepStrictEqual(assetInputs(run, `${name}-${v}`), {
+        ...ws,
+        assetKind: "models",
         name,
         version: v,
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
+        retainOnDestroy: true,
         properties: {
           modelType: m.type,
           modelUri: `azureml://subscriptions/${ws.subscriptionId}/resourcegroups/${ws.resourceGroupName}/workspaces/${ws.workspaceName}/datastores/workspaceblobstore/paths/LocalUpload/${m.hash}/${name}`,
@@ -152,32 +165,49 @@ describe("stack (mocks): resource graph", function () {
       assert.strictEqual(upload.source, `components/${c}/src`);
       assert.strictEqual(upload.folderName, "src");
       assert.strictEqual(upload.hash, h);
-      assert.deepStrictEqual(find(run, `${ML}:CodeVersion`, `${c}-code-${assetVersion(h)}`).inputs, {
+      assert.deepStrictEqual(assetInputs(run, `${c}-code-${assetVersion(h)}`), {
+        ...ws,
+        assetKind: "codes",
         name: `${c}-code`,
         version: assetVersion(h),
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
+        retainOnDestroy: true,
         properties: { codeUri: `https://${MOCK_ACCOUNT}.blob.core.windows.net/${MOCK_CONTAINER}/LocalUpload/${h}/src`, isAnonymous: false, isArchived: false },
       });
     }
   });
 
   it("registers the environment from components/environment", () => {
-    const e = find(run, `${ML}:EnvironmentVersion`).inputs;
-    assert.strictEqual(e.name, "uci-heart-scoring");
-    assert.strictEqual(e.version, exp.envVersion);
-    assert.strictEqual(e.properties.image, exp.env.image);
-    assert.strictEqual(e.properties.condaFile, exp.env.condaText);
-    assert.strictEqual(e.properties.osType, "Linux");
+    assert.ok(exp.env.description, "environment.yml has a description");
+    assert.deepStrictEqual(assetInputs(run, `uci-heart-scoring-${exp.envVersion}`), {
+      ...ws,
+      assetKind: "environments",
+      name: "uci-heart-scoring",
+      version: exp.envVersion,
+      retainOnDestroy: true,
+      properties: {
+        image: exp.env.image,
+        condaFile: exp.env.condaText,
+        osType: "Linux",
+        autoRebuild: "Disabled",
+        description: exp.env.description,
+        isAnonymous: false,
+        isArchived: false,
+      },
+    });
   });
 
   it("registers the command components with code and environment pinned to the registered versions", () => {
     for (const c of ["prepare", "score"] as const) {
       const spec = exp.components[c];
-      const r = find(run, `${ML}:ComponentVersion`, `${c}-${spec.version}`).inputs;
-      assert.strictEqual(r.name, c);
-      assert.strictEqual(r.version, spec.version);
-      assert.deepStrictEqual(r.properties.componentSpec, spec.spec);
+      const r = assetInputs(run, `${c}-${spec.version}`);
+      assert.deepStrictEqual({ ...r }, {
+        ...ws,
+        assetKind: "components",
+        name: c,
+        version: spec.version,
+        retainOnDestroy: true,
+        properties: { componentSpec: spec.spec, description: exp.descriptions[c], isAnonymous: false, isArchived: false },
+      });
       assert.strictEqual(r.properties.componentSpec.code, `azureml:${wsId}/codes/${c}-code/versions/${assetVersion(exp.code[c])}`);
       assert.strictEqual(r.properties.componentSpec.environment, `azureml:${wsId}/environments/uci-heart-scoring/versions/${exp.envVersion}`);
       assert.strictEqual(r.properties.componentSpec.version, spec.version);
@@ -186,10 +216,15 @@ describe("stack (mocks): resource graph", function () {
 
   it("registers the pipeline component with its steps pinned to the registered components and models", () => {
     const p = exp.pipelineSpec;
-    const r = find(run, `${ML}:ComponentVersion`, `uci_heart_classifier_scorer-${p.version}`).inputs;
-    assert.strictEqual(r.name, "uci_heart_classifier_scorer");
-    assert.strictEqual(r.version, p.version);
-    assert.deepStrictEqual(r.properties.componentSpec, p.spec);
+    const r = assetInputs(run, `uci_heart_classifier_scorer-${p.version}`);
+    assert.deepStrictEqual({ ...r }, {
+      ...ws,
+      assetKind: "components",
+      name: "uci_heart_classifier_scorer",
+      version: p.version,
+      retainOnDestroy: true,
+      properties: { componentSpec: p.spec, description: exp.descriptions.uci_heart_classifier_scorer, isAnonymous: false, isArchived: false },
+    });
     const jobs = r.properties.componentSpec.jobs;
     assert.strictEqual(jobs.prepare.componentId, `${wsId}/components/prepare/versions/${exp.components.prepare.version}`);
     assert.strictEqual(jobs.score.componentId, `${wsId}/components/score/versions/${exp.components.score.version}`);
@@ -275,11 +310,29 @@ describe("stack (mocks): resource graph", function () {
     assert.doesNotMatch(JSON.stringify(run.outputs), /key|secret|token|password/i);
   });
 
-  it("keeps asset versions on destroy (retainOnDelete), and nothing else", () => {
-    const assets = ["ModelVersion", "CodeVersion", "EnvironmentVersion", "ComponentVersion"].map((t) => `${ML}:${t}`);
-    for (const r of run.resources) {
-      assert.strictEqual(r.retainOnDelete, assets.includes(r.type), key(r.type, r.name));
-    }
+  it("keeps asset versions on destroy through their own retainOnDestroy input, and no resource uses retainOnDelete", async () => {
+    // The provider decides (it must still be asked, to never delete a version it adopted): no engine-level retain.
+    for (const r of run.resources) assert.strictEqual(r.retainOnDelete, false, key(r.type, r.name));
+    const assets = findAll(run, ASSET);
+    assert.deepStrictEqual(assets.map((r) => r.inputs.assetKind).sort(), ["codes", "codes", "components", "components", "components", "environments", "models", "models"]);
+    assert.ok(assets.every((r) => r.inputs.retainOnDestroy === true), "retainAssetsOnDestroy defaults to true");
+    const deleting = await runProgram(stackProgram(rawConfig({ retainAssetsOnDestroy: "false" })));
+    assert.ok(findAll(deleting, ASSET).every((r) => r.inputs.retainOnDestroy === false));
+  });
+
+  it("every pinned ARM id the specs and the deployment name is a version the stack registers", () => {
+    const registered = new Set(
+      findAll(run, ASSET).map((r) => {
+        const { subscriptionId, resourceGroupName, workspaceName, assetKind, name, version } = r.inputs;
+        assert.strictEqual(r.inputs.armId, undefined, "armId is an output, not an input");
+        return assetVersionId({ subscriptionId, resourceGroupName, workspaceName }, assetKind, name, version);
+      }),
+    );
+    const text = JSON.stringify([...findAll(run, ASSET).map((r) => r.inputs.properties), find(run, `${ML}:BatchDeployment`).inputs]);
+    const pinned = [...new Set(text.match(/\/subscriptions\/[^"]+?\/versions\/[^"/]+/g) ?? [])];
+    assert.strictEqual(pinned.length, 8, pinned.join("\n"));
+    for (const id of pinned) assert.ok(registered.has(id), `${id} is registered by the stack`);
+    assert.strictEqual(run.outputs.pipelineComponentId, assetVersionId(ws, "components", "uci_heart_classifier_scorer", exp.pipelineSpec.version));
   });
 
   it("orders creation and destroy through explicit dependencies", () => {
@@ -290,21 +343,21 @@ describe("stack (mocks): resource graph", function () {
     assert.deepStrictEqual(deps(POINTER), [`${ML}:BatchDeployment::uci-classifier-prepros-xgb`, `${ML}:BatchEndpoint::${endpointName("heart-scoring", "test", "westeurope", ws)}`]);
     assert.deepStrictEqual(deps(`${ML}:BatchDeployment`), [
       `${ML}:BatchEndpoint::${endpointName("heart-scoring", "test", "westeurope", ws)}`,
-      `${ML}:ComponentVersion::uci_heart_classifier_scorer-${pv}`,
       `${ML}:Compute::batch-cluster`,
+      `${ASSET}::uci_heart_classifier_scorer-${pv}`,
     ]);
-    assert.deepStrictEqual(find(run, `${ML}:ComponentVersion`, `uci_heart_classifier_scorer-${pv}`).dependsOn, [
-      `${ML}:ComponentVersion::prepare-${exp.components.prepare.version}`,
-      `${ML}:ComponentVersion::score-${exp.components.score.version}`,
-      `${ML}:ModelVersion::heart-classifier-${mv["heart-classifier"]}`,
-      `${ML}:ModelVersion::heart-classifier-transforms-${mv["heart-classifier-transforms"]}`,
+    assert.deepStrictEqual(find(run, ASSET, `uci_heart_classifier_scorer-${pv}`).dependsOn, [
+      `${ASSET}::heart-classifier-${mv["heart-classifier"]}`,
+      `${ASSET}::heart-classifier-transforms-${mv["heart-classifier-transforms"]}`,
+      `${ASSET}::prepare-${exp.components.prepare.version}`,
+      `${ASSET}::score-${exp.components.score.version}`,
     ]);
-    assert.deepStrictEqual(find(run, `${ML}:ModelVersion`, `heart-classifier-${mv["heart-classifier"]}`).dependsOn, [
+    assert.deepStrictEqual(find(run, ASSET, `heart-classifier-${mv["heart-classifier"]}`).dependsOn, [
       `${UPLOAD}::heart-classifier-${exp.models["heart-classifier"].hash.slice(0, 12)}`,
     ]);
-    assert.deepStrictEqual(find(run, `${ML}:ComponentVersion`, `prepare-${exp.components.prepare.version}`).dependsOn, [
-      `${ML}:CodeVersion::prepare-code-${assetVersion(exp.code.prepare)}`,
-      `${ML}:EnvironmentVersion::uci-heart-scoring-${exp.envVersion}`,
+    assert.deepStrictEqual(find(run, ASSET, `prepare-${exp.components.prepare.version}`).dependsOn, [
+      `${ASSET}::prepare-code-${assetVersion(exp.code.prepare)}`,
+      `${ASSET}::uci-heart-scoring-${exp.envVersion}`,
     ]);
   });
 
@@ -319,15 +372,16 @@ describe("stack (mocks): resource graph", function () {
 
 describe("stack (mocks): preview", function () {
   it("declares the same graph in preview without uploading or calling Azure", async () => {
-    const kinds = ["blob-upload", "arm-datastore", "arm-endpoint"];
+    const kinds = ["blob-upload", "arm-datastore", "arm-endpoint", "arm-asset"];
     const before = kinds.map(callCount);
     const preview = await runProgram(stackProgram(rawConfig()), { dryRun: true });
     const up = await runProgram(stackProgram(rawConfig()));
     assert.deepStrictEqual(preview.resources.map((r) => key(r.type, r.name)).sort(), up.resources.map((r) => key(r.type, r.name)).sort());
-    assert.deepStrictEqual(kinds.map(callCount), before, "no upload, datastore look-up or endpoint call (in preview, nor under mocks at all)");
+    assert.deepStrictEqual(kinds.map(callCount), before, "no upload, datastore look-up, endpoint or asset call (in preview, nor under mocks at all)");
     assert.deepStrictEqual(preview.calls, []);
     // Inputs that come from the plan are known in preview, so a changed file shows as a concrete diff.
-    const modelIn = findAll(preview, `${ML}:ModelVersion`).map((r) => r.inputs.properties.modelUri);
+    const modelIn = findAll(preview, ASSET).filter((r) => r.inputs.assetKind === "models").map((r) => r.inputs.properties.modelUri);
+    assert.strictEqual(modelIn.length, 2);
     for (const uri of modelIn) assert.match(uri, /^azureml:\/\/subscriptions\/.+\/paths\/LocalUpload\/[0-9a-f]{64}\/heart-classifier/);
   });
 });
@@ -342,22 +396,36 @@ describe("stack (mocks): serialized dynamic providers", function () {
     try {
       const upload = findAll(run, UPLOAD)[0].inputs;
       const pointer = find(run, POINTER).inputs;
+      const assets = findAll(run, ASSET).map((r) => r.inputs);
+      assert.strictEqual(new Set(assets.map((a) => a.__provider)).size, 1, "one provider text for every asset version");
+      const asset = assets.find((a) => a.assetKind === "models")!;
       fs.writeFileSync(path.join(dir, "upload.js"), upload.__provider);
       fs.writeFileSync(path.join(dir, "pointer.js"), pointer.__provider);
+      fs.writeFileSync(path.join(dir, "asset.js"), asset.__provider);
       const script = `
         const up = require(${JSON.stringify(path.join(dir, "upload.js"))}).handler();
         const pt = require(${JSON.stringify(path.join(dir, "pointer.js"))}).handler();
+        const as = require(${JSON.stringify(path.join(dir, "asset.js"))}).handler();
+        const a = ${JSON.stringify({ ...asset, __provider: undefined })};
         const u = ${JSON.stringify({ ...upload, __provider: undefined })};
         const p = ${JSON.stringify({ ...pointer, __provider: undefined })};
-        Promise.all([up.diff("id", u, { ...u, hash: "0".repeat(64) }), pt.diff("id", p, { ...p, deploymentName: "green" })])
-          .then((r) => console.log(JSON.stringify({ methods: [Object.keys(up), Object.keys(pt)], diffs: r })));`;
+        Promise.all([
+          up.diff("id", u, { ...u, hash: "0".repeat(64) }),
+          pt.diff("id", p, { ...p, deploymentName: "green" }),
+          as.diff("id", a, { ...a, version: "7" }),
+          as.diff("id", a, { ...a, retainOnDestroy: false }),
+          as.diff("id", a, a),
+        ]).then((r) => console.log(JSON.stringify({ methods: [Object.keys(up), Object.keys(pt), Object.keys(as)], diffs: r })));`;
       const child = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "", NODE_PATH: path.join(PROJECT_ROOT, "node_modules") } });
       assert.strictEqual(child.status, 0, child.stderr);
       assert.deepStrictEqual(JSON.parse(child.stdout), {
-        methods: [["diff", "create", "delete"], ["diff", "create", "update", "delete"]],
+        methods: [["diff", "create", "delete"], ["diff", "create", "update", "delete"], ["diff", "create", "update", "delete"]],
         diffs: [
           { changes: true, replaces: ["hash"], deleteBeforeReplace: false },
           { changes: true, replaces: [], deleteBeforeReplace: false },
+          { changes: true, replaces: ["version"], deleteBeforeReplace: false },
+          { changes: true, replaces: [], deleteBeforeReplace: false },
+          { changes: false, replaces: [], deleteBeforeReplace: false },
         ],
       });
     } finally {

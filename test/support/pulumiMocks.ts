@@ -2,8 +2,8 @@
  * Runs a Pulumi program in-process under mocks and records what it declares: every registered resource
  * (type, name, the inputs the engine would receive, and its parent), and the stack outputs.
  * Ids are `${type}::${name}-id`; an invoke (a `call`) throws, so a new Azure lookup cannot slip in unnoticed.
- * Outputs Azure computes are filled in the way the service would: the endpoint's scoringUri, and an upload's
- * datastore location (a fixed fake account/container).
+ * Outputs Azure computes are filled in the way the service would: the endpoint's scoringUri, an upload's
+ * datastore location (a fixed fake account/container), and an asset version's ARM id.
  */
 import * as pulumi from "@pulumi/pulumi";
 
@@ -51,6 +51,13 @@ function mockState(type: string, inputs: Record<string, any>): Record<string, an
       containerName: MOCK_CONTAINER,
       folderUrl: `https://${MOCK_ACCOUNT}.blob.core.windows.net/${MOCK_CONTAINER}/${path}`,
     };
+  }
+  if (type === "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion") {
+    // As the provider reports a version it registered (not adopted).
+    const armId =
+      `/subscriptions/${inputs.subscriptionId}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.MachineLearningServices` +
+      `/workspaces/${inputs.workspaceName}/${inputs.assetKind}/${inputs.name}/versions/${inputs.version}`;
+    return { ...inputs, armId, created: true };
   }
   return inputs;
 }

@@ -1,0 +1,301 @@
+/**
+ * Idempotent registration of asset versions (lib/assetVersions.ts through the WorkspaceAssetVersion provider
+ * of infra/assetVersion.ts), against a fake of the ARM asset-version API
+ * (GET/PUT/DELETE …/workspaces/{ws}/{models|codes|environments|components}/{name}/versions/{version}) reached
+ * through the real ARM client (lib/armClient.ts): what is sent, when a version is created, adopted or refused,
+ * and when it is deleted.
+ */
+import assert from "assert";
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { promisify } from "util";
+import { makeFakeAzCli, FakeAzCli } from "./support/fakeAzCli";
+import { findAll, PROJECT_ROOT, rawConfig, runProgram, stackProgram } from "./support/pulumiMocks";
+import { armError, FakeAnswer, FakeArm, SeenRequest } from "./support/fakeArm";
+import { TestTokenCredential } from "./support/tokens";
+import { createArmClient } from "../lib/armClient";
+import { armAssetApi, AssetRef, contentDifferences, ensureAssetVersion } from "../lib/assetVersions";
+import { AssetVersionInputs, AssetVersionOutputs, diffAssetVersion, makeAssetVersionProvider } from "../infra/assetVersion";
+import { assetVersionId } from "../lib/naming";
+
+const execFileP = promisify(execFile);
+const ws = { subscriptionId: "11111111-2222-3333-4444-555555555555", resourceGroupName: "rg-heart", workspaceName: "mlw-heart" };
+const wsPath = `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}`;
+const MODEL_URI = `azureml://subscriptions/${ws.subscriptionId}/resourcegroups/${ws.resourceGroupName}/workspaces/${ws.workspaceName}/datastores/workspaceblobstore/paths/LocalUpload/abc/heart-classifier`;
+const CONDA = "name: heart\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip:\n      - xgboost==1.7.4\n";
+
+/** Asset versions as the workspace holds them. GET answers what the service would: our properties plus its own. */
+class FakeAssets {
+  readonly versions = new Map<string, Record<string, unknown>>();
+  /** Answer every request with this instead (a failing service). */
+  failure?: FakeAnswer;
+  /** On the next PUT, someone else registers `racer` first and the service answers 409. */
+  racer?: Record<string, unknown>;
+  private readonly arm = new FakeArm((req) => this.handle(req));
+
+  get seen(): SeenRequest[] {
+    return this.arm.seen;
+  }
+  get url(): string {
+    return this.arm.url;
+  }
+  start = () => this.arm.start();
+  stop = () => this.arm.stop();
+  reset() {
+    this.arm.seen.length = 0;
+    this.versions.clear();
+    this.failure = undefined;
+    this.racer = undefined;
+  }
+  seed(kind: string, name: string, version: string, properties: Record<string, unknown>) {
+    this.versions.set(`${wsPath}/${kind}/${name}/versions/${version}`, properties);
+  }
+
+  private handle({ method, path, body }: SeenRequest): FakeAnswer {
+    if (this.failure) return this.failure;
+    const m = /^(.+)\/(models|codes|environments|components)\/([^/]+)\/versions\/([^/]+)$/.exec(path);
+    if (!m || m[1] !== wsPath) return armError(404, "NotFound", path);
+    const current = this.versions.get(path);
+    const resource = (properties: Record<string, unknown>) => ({
+      id: path,
+      name: m[4],
+      type: `Microsoft.MachineLearningServices/workspaces/${m[2]}/versions`,
+      properties: { ...properties, provisioningState: "Succeeded" },
+      systemData: { createdBy: "someone", createdAt: "2026-01-01T00:00:00Z" },
+    });
+    if (method === "GET") return current ? { status: 200, body: resource(current) } : armError(404, "UserError", `${m[3]}:${m[4]} not found`);
+    if (method === "PUT") {
+      if (this.racer) {
+        this.versions.set(path, this.racer);
+        this.racer = undefined;
+        return armError(409, "Conflict", "version already exists");
+      }
+      this.versions.set(path, body.properties);
+      return { status: 201, body: resource(body.properties) };
+    }
+    if (method === "DELETE") {
+      if (!current) return { status: 204 };
+      this.versions.delete(path);
+      return { status: 200 };
+    }
+    return armError(405, "MethodNotAllowed", method);
+  }
+}
+
+const modelProps = { modelType: "mlflow_model", modelUri: MODEL_URI, isAnonymous: false, isArchived: false };
+const modelInputs = (over: Partial<AssetVersionInputs> = {}): AssetVersionInputs => ({
+  ...ws,
+  assetKind: "models",
+  name: "heart-classifier",
+  version: "42",
+  properties: modelProps,
+  retainOnDestroy: false,
+  ...over,
+});
+const modelId = assetVersionId(ws, "models", "heart-classifier", "42");
+
+describe("stack: asset versions (registration against a fake ARM)", function () {
+  const fake = new FakeAssets();
+  const client = (maxRetries = 0) => (w: typeof ws) => armAssetApi(createArmClient(new TestTokenCredential(), w, { endpoint: fake.url, maxRetries }));
+  let provider: ReturnType<typeof makeAssetVersionProvider>;
+
+  before(async () => {
+    await fake.start();
+    provider = makeAssetVersionProvider({ assets: client() });
+  });
+  after(() => fake.stop());
+  beforeEach(() => fake.reset());
+
+  it("registers an absent version: GET, then PUT of exactly the body, with ARM's api-version and token audience", async () => {
+    const r = await provider.create(modelInputs());
+    assert.strictEqual(r.id, modelId);
+    assert.deepStrictEqual(r.outs, { ...modelInputs(), armId: modelId, created: true });
+    assert.deepStrictEqual(
+      fake.seen.map((s) => [s.method, s.path, s.apiVersion, s.audience]),
+      [
+        ["GET", modelId, "2025-12-01", "https://management.azure.com"],
+        ["PUT", modelId, "2025-12-01", "https://management.azure.com"],
+      ],
+    );
+    assert.deepStrictEqual(fake.seen[1].body, { properties: modelProps }, "the body goes out as built, nothing dropped or added");
+  });
+
+  it("sends each kind to its own collection, the body untouched (component spec and conda file included)", async () => {
+    const spec = { name: "prepare", version: "abc", type: "command", command: "python prepare.py", unknown_to_sdk_2022: { x: true } };
+    const cases: [AssetVersionInputs["assetKind"], string, Record<string, unknown>][] = [
+      ["codes", "prepare-code", { codeUri: "https://acct.blob.core.windows.net/c/LocalUpload/h/src", isAnonymous: false, isArchived: false }],
+      ["environments", "uci-heart-scoring", { image: "mcr.microsoft.com/azureml/x:latest", condaFile: CONDA, osType: "Linux", autoRebuild: "Disabled", isAnonymous: false, isArchived: false }],
+      ["components", "prepare", { componentSpec: spec, description: "d", isAnonymous: false, isArchived: false }],
+    ];
+    for (const [kind, name, properties] of cases) {
+      fake.reset();
+      const r = await provider.create({ ...modelInputs(), assetKind: kind, name, version: "abc", properties });
+      assert.strictEqual(r.id, `${wsPath}/${kind}/${name}/versions/abc`);
+      assert.deepStrictEqual(fake.seen.map((s) => [s.method, s.path]), [["GET", r.id], ["PUT", r.id]]);
+      assert.deepStrictEqual(fake.seen[1].body, { properties });
+    }
+  });
+
+  it("adopts an existing version with the same content: no PUT, created false", async () => {
+    // As the service answers: our fields (modelType in the spec's spelling), plus flavors and state of its own.
+    fake.seed("models", "heart-classifier", "42", { ...modelProps, modelType: "MLFlow_Model", modelUri: `${MODEL_URI}/`, flavors: { python_function: {} } });
+    const r = await provider.create(modelInputs());
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET"]);
+    assert.deepStrictEqual({ id: r.id, created: r.outs.created, armId: r.outs.armId }, { id: modelId, created: false, armId: modelId });
+  });
+
+  it("adopts environments whose conda file came back reformatted, and components whatever spec came back", async () => {
+    const env = { image: "mcr.microsoft.com/azureml/x:latest", condaFile: CONDA, osType: "Linux" };
+    fake.seed("environments", "uci-heart-scoring", "e1", { ...env, condaFile: "name: heart\nchannels: [conda-forge]\ndependencies: [python=3.11, {pip: [xgboost==1.7.4]}]\n" });
+    fake.seed("components", "uci_heart_classifier_scorer", "p1", { componentSpec: { name: "uci_heart_classifier_scorer", is_deterministic: "False" } });
+    const e = await provider.create({ ...modelInputs(), assetKind: "environments", name: "uci-heart-scoring", version: "e1", properties: env });
+    const p = await provider.create({ ...modelInputs(), assetKind: "components", name: "uci_heart_classifier_scorer", version: "p1", properties: { componentSpec: { jobs: {} } } });
+    assert.deepStrictEqual([e.outs.created, p.outs.created], [false, false]);
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET", "GET"]);
+  });
+
+  it("refuses an existing version with other content, naming the version and both values, and sends nothing", async () => {
+    const other = MODEL_URI.replace("LocalUpload/abc", "LocalUpload/zzz");
+    fake.seed("models", "heart-classifier", "42", { modelType: "custom_model", modelUri: other });
+    await assert.rejects(provider.create(modelInputs()), (e: Error) => {
+      assert.strictEqual(e.name, "AssetVersionError");
+      assert.match(e.message, /^model heart-classifier version 42 in workspace mlw-heart \(resource group rg-heart\) already exists with different content/);
+      assert.ok(e.message.includes(`modelUri: registered ${other}, this stack has ${MODEL_URI}`), e.message);
+      assert.match(e.message, /modelType: registered custom_model, this stack has mlflow_model/);
+      assert.match(e.message, /Archive or delete that version in the workspace, or rename the asset/);
+      return true;
+    });
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET"]);
+    fake.seed("environments", "uci-heart-scoring", "e1", { image: "other:1", condaFile: CONDA });
+    await assert.rejects(
+      provider.create({ ...modelInputs(), assetKind: "environments", name: "uci-heart-scoring", version: "e1", properties: { image: "mine:1", condaFile: CONDA } }),
+      /environment uci-heart-scoring version e1 .* already exists with different content \(image: registered other:1, this stack has mine:1\)/,
+    );
+  });
+
+  it("adopts a version someone registered between its GET and PUT (409), after checking the content", async () => {
+    fake.racer = { ...modelProps };
+    const r = await provider.create(modelInputs());
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET", "PUT", "GET"]);
+    assert.strictEqual(r.outs.created, false);
+    fake.reset();
+    fake.racer = { ...modelProps, modelUri: "azureml://elsewhere" };
+    await assert.rejects(provider.create(modelInputs()), /already exists with different content/);
+  });
+
+  it("delete removes only a version it registered and does not retain; a version already gone is fine", async () => {
+    const created: AssetVersionOutputs = { ...modelInputs(), armId: modelId, created: true };
+    fake.seed("models", "heart-classifier", "42", modelProps);
+    await provider.delete!(modelId, { ...created, retainOnDestroy: true });
+    await provider.delete!(modelId, { ...created, created: false });
+    assert.strictEqual(fake.seen.length, 0, "retained, or adopted from someone else: no call");
+    await provider.delete!(modelId, created);
+    assert.deepStrictEqual(fake.seen.map((s) => [s.method, s.path, s.apiVersion]), [["DELETE", modelId, "2025-12-01"]]);
+    assert.strictEqual(fake.versions.size, 0);
+    await provider.delete!(modelId, created);
+    assert.strictEqual(fake.seen.length, 2, "a second delete of a gone version succeeds");
+  });
+
+  it("update (retainOnDestroy changed) makes no call and keeps what create recorded", async () => {
+    const olds: AssetVersionOutputs = { ...modelInputs(), armId: modelId, created: true };
+    const r = await provider.update!(modelId, olds, modelInputs({ retainOnDestroy: true }));
+    assert.deepStrictEqual(r.outs, { ...modelInputs({ retainOnDestroy: true }), armId: modelId, created: true });
+    assert.strictEqual(fake.seen.length, 0);
+  });
+
+  it("5xx, 403 and 401 end in clear errors that name the version, the status and what to do", async () => {
+    fake.failure = armError(503, "ServiceUnavailable", "try later");
+    await assert.rejects(
+      provider.create(modelInputs()),
+      /could not read model heart-classifier version 42 in workspace mlw-heart \(resource group rg-heart\) \(HTTP 503, ServiceUnavailable: try later\)\. The service kept failing after retries; run pulumi up again later\./,
+    );
+    fake.failure = undefined;
+    const api = armAssetApi(createArmClient(new TestTokenCredential(), ws, { endpoint: fake.url, maxRetries: 0 }));
+    const ref: AssetRef = { ...ws, kind: "codes", name: "prepare-code", version: "abc" };
+    fake.failure = armError(403, "AuthorizationFailed", "client x does not have authorization");
+    await assert.rejects(api.put(ref, { codeUri: "u" }), /could not register code prepare-code version abc .*\(HTTP 403, AuthorizationFailed: client x does not have authorization\)\. The identity running pulumi needs a role that can write code versions/);
+    await assert.rejects(api.delete(ref), /could not delete code prepare-code version abc .*HTTP 403/);
+    fake.failure = undefined;
+    const wrongAudience = armAssetApi(createArmClient(new TestTokenCredential(3600, "https://storage.azure.com"), ws, { endpoint: fake.url, maxRetries: 0 }));
+    await assert.rejects(wrongAudience.get(ref), /HTTP 401, InvalidAuthenticationToken: wrong audience\)\. Sign in again/);
+  });
+
+  it("retries a failing service through the shared ARM client before giving up", async function () {
+    this.timeout(10_000);
+    fake.failure = armError(500, "InternalServerError", "boom");
+    const api = armAssetApi(createArmClient(new TestTokenCredential(), ws, { endpoint: fake.url, maxRetries: 1 }));
+    await assert.rejects(ensureAssetVersion(api, { ...ws, kind: "models", name: "heart-classifier", version: "42" }, modelProps), /HTTP 500/);
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET", "GET"]);
+  });
+});
+
+describe("stack: asset versions (pure parts)", function () {
+  it("diff: workspace, kind, name or version replace (new before old); retainOnDestroy updates; the body alone is no change", () => {
+    const a = modelInputs();
+    assert.deepStrictEqual(diffAssetVersion(a, a), { changes: false, replaces: [], deleteBeforeReplace: false });
+    assert.deepStrictEqual(diffAssetVersion(a, { ...a, version: "43" }), { changes: true, replaces: ["version"], deleteBeforeReplace: false });
+    assert.deepStrictEqual(diffAssetVersion(a, { ...a, workspaceName: "w2", assetKind: "codes" }).replaces, ["workspaceName", "assetKind"]);
+    assert.deepStrictEqual(diffAssetVersion(a, { ...a, retainOnDestroy: true }), { changes: true, replaces: [], deleteBeforeReplace: false });
+    assert.deepStrictEqual(diffAssetVersion(a, { ...a, properties: { ...modelProps, description: "new words" } }).changes, false);
+  });
+
+  it("content comparison: the fields that define each kind, and only those", () => {
+    assert.deepStrictEqual(contentDifferences("models", modelProps, { ...modelProps, modelType: "MLFlowModel", flavors: {}, description: "x" }), []);
+    assert.deepStrictEqual(contentDifferences("models", { modelType: "custom_model", modelUri: "azureml://subscriptions/S/resourcegroups/RG/workspaces/W/datastores/d/paths/A/b" }, { modelType: "CustomModel", modelUri: "azureml://subscriptions/s/resourcegroups/rg/workspaces/w/datastores/d/paths/A/b" }), []);
+    assert.strictEqual(contentDifferences("models", { modelType: "custom_model", modelUri: "azureml://x/paths/A/b" }, { modelType: "custom_model", modelUri: "azureml://x/paths/a/b" }).length, 1, "blob paths are case-sensitive");
+    assert.deepStrictEqual(contentDifferences("codes", { codeUri: "https://a/c/LocalUpload/h/src" }, { codeUri: "https://a/c/LocalUpload/h/src/" }), []);
+    assert.strictEqual(contentDifferences("codes", { codeUri: "https://a/c/LocalUpload/h/src" }, {}).length, 1);
+    assert.strictEqual(contentDifferences("environments", { image: "i", condaFile: CONDA }, { image: "i", condaFile: CONDA.replace("1.7.4", "2.0.0") }).length, 1);
+    assert.deepStrictEqual(contentDifferences("components", { componentSpec: { a: 1 } }, { componentSpec: { b: 2 } }), []);
+  });
+});
+
+describe("stack: asset versions (the serialized provider, as Pulumi's dynamic provider host runs it)", function () {
+  this.timeout(60_000);
+  const fake = new FakeAssets();
+  let az: FakeAzCli;
+  let dir: string;
+  before(async () => {
+    await fake.start();
+    az = makeFakeAzCli();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "asset-provider-"));
+    // The provider text Pulumi stores with every asset version of the program.
+    const run = await runProgram(stackProgram(rawConfig()));
+    fs.writeFileSync(path.join(dir, "asset.js"), findAll(run, "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion")[0].inputs.__provider);
+  });
+  after(async () => {
+    await fake.stop();
+    az.remove();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs one provider call in a plain Node process (no ts-node), with the real credential chain (az) and ARM client. */
+  async function inChild(call: string): Promise<any> {
+    const script = `
+      const p = require(${JSON.stringify(path.join(dir, "asset.js"))}).handler();
+      Promise.resolve(${call}).then((r) => console.log(JSON.stringify(r ?? null)), (e) => { console.error(e.message); process.exit(3); });`;
+    const { stdout } = await execFileP(process.execPath, ["-e", script], {
+      env: { ...process.env, NODE_OPTIONS: "", NODE_PATH: path.join(PROJECT_ROOT, "node_modules"), PATH: az.path, AZURE_TOKEN_CREDENTIALS: "AzureCliCredential", HEART_ARM_ENDPOINT: fake.url },
+    });
+    return JSON.parse(stdout);
+  }
+
+  it("registers, adopts and deletes through DefaultAzureCredential and the shared ARM client", async () => {
+    const inputs = modelInputs();
+    const created = await inChild(`p.create(${JSON.stringify(inputs)})`);
+    assert.deepStrictEqual(created, { id: modelId, outs: { ...inputs, armId: modelId, created: true } });
+    assert.deepStrictEqual(fake.seen.map((s) => [s.method, s.apiVersion, s.audience]), [
+      ["GET", "2025-12-01", "https://management.azure.com"],
+      ["PUT", "2025-12-01", "https://management.azure.com"],
+    ]);
+    assert.ok(az.calls().some((c) => c.includes("--resource") && c[c.indexOf("--resource") + 1].startsWith("https://management.azure.com")), "token from the CLI, for ARM");
+    const adopted = await inChild(`p.create(${JSON.stringify(inputs)})`);
+    assert.strictEqual(adopted.outs.created, false);
+    assert.deepStrictEqual(fake.seen.slice(2).map((s) => s.method), ["GET"]);
+    await inChild(`p.delete(${JSON.stringify(modelId)}, ${JSON.stringify(created.outs)})`);
+    assert.deepStrictEqual(fake.seen.slice(3).map((s) => [s.method, s.path]), [["DELETE", modelId]]);
+    assert.strictEqual(fake.versions.size, 0);
+  });
+});
