@@ -33,12 +33,18 @@ export class PipelineDeployment extends pulumi.ComponentResource {
         resourceGroupName: args.workspace.resourceGroupName,
         workspaceName: args.workspace.workspaceName,
         location: args.location,
+        // Shape of azure-ai-ml's PipelineComponentBatchDeployment._to_rest_object: description and
+        // deploymentConfiguration only. azure-native adds the model-deployment defaults on top (errorThreshold -1,
+        // loggingLevel Info, maxConcurrencyPerInstance 1, miniBatchSize 10, outputAction AppendRow, outputFileName
+        // predictions.csv: batchDeploymentPropertiesArgsProvideDefaults); they are the spec's own defaults.
+        // [unconfirmed: that the service ignores them for a PipelineComponent deployment rather than refusing them]
         properties: {
           ...(args.description ? { description: args.description } : {}),
           deploymentConfiguration: {
             deploymentConfigurationType: "PipelineComponent",
             componentId: { referenceType: "Id", assetId: args.pipelineComponentId },
-            // Settings are strings on the wire.
+            // Settings are strings on the wire (BatchPipelineComponentDeploymentConfiguration.settings: map of
+            // string); default_compute is the compute's name, as azure-ai-ml passes it through unresolved.
             settings: { default_compute: args.computeName, continue_on_step_failure: "false" },
           },
         },

@@ -210,7 +210,8 @@ export function armAssetApi(client: AzureMachineLearningWorkspaces): AssetApi {
     },
     async put(ref, properties) {
       const r = await send("PUT", ref, { properties });
-      // [unconfirmed: that workspace version PUT stays synchronous (200/201) in 2025-12-01, as in the specs up to 2024]
+      // Synchronous: the 2025-12-01 spec examples (Workspace/{Model,Code,Environment,Component}Version/createOrUpdate.json)
+      // answer 200/201 with the version body, no LRO headers.
       if (r.status === 200 || r.status === 201) return "created";
       // [unconfirmed: the status a PUT gets when the version was registered meanwhile; 409 Conflict is ARM's usual one]
       if (r.status === 409) return "exists";

@@ -4,11 +4,17 @@
  * version the stack registers. Pure: plain data in, plain data out; no Azure, no files.
  *
  * Shapes (../shared/azure-ml-notes.md "Component version" and "Confirmed from recorded service traffic"):
- *  - command component: the YAML's snake_case keys; `code` and `environment` as `azureml:<ARM id>`;
+ *  - command component: the YAML's snake_case keys, `$schema` included; `code` and `environment` as
+ *    `azureml:<ARM id>` (what azure-ai-ml's schema dump sends, entities/_component/component.py `_to_rest_object`,
+ *    and what the service returns in componentSpec);
  *  - pipeline component: `jobs.<step>` = { name, type: "command", componentId: <ARM id>, inputs, outputs },
  *    a binding input as { job_input_type: "literal", value: "${{parent...}}" }, a model input as
- *    { job_input_type: <model type>, uri: "azureml:<model version ARM id>" }, an output routed to the pipeline
+ *    { job_input_type: <model type>, uri: <model version ARM id> }, an output routed to the pipeline
  *    as { type: "literal", value: "${{parent.outputs.X}}" }.
+ *    As azure-ai-ml builds them (Azure/azure-sdk-for-python sdk/ml/azure-ai-ml: entities/_builders/base_node.py
+ *    `_get_component_id`, entities/_job/pipeline/_io/mixin.py `_to_rest_inputs`/`_to_rest_outputs`,
+ *    operations/_job_operations.py `_resolve_job_input` → _operation_orchestrator.py `get_asset_arm_id`):
+ *    snake_case keys, and both componentId and a model input's uri as the plain ARM id (no `azureml:` prefix).
  * The version is derived from the spec itself (every field but `version`), so any change to the YAML or to
  * what it references gives a new version, and nothing else does.
  */
@@ -98,8 +104,10 @@ function stepInput(where: string, input: StepInput, refs: PipelineRefs, problems
         problems.push(`${where}: model ${input.asset.name} has no registered version (known: ${Object.keys(refs.modelIds).join(", ") || "none"})`);
         return null;
       }
-      // [unconfirmed: the exact casing of a model input node; the 2023 recording shows snake_case keys]
-      return { job_input_type: input.type, uri: azuremlRef(id) };
+      // The plain ARM id, as azure-ai-ml resolves `azureml:<name>@latest` for a node input (get_asset_arm_id).
+      // No `mode`: the SDK leaves it out unless the YAML sets one, and the service then picks its default.
+      // [unconfirmed: no recorded request with a model input node was found; the shape follows azure-ai-ml's code]
+      return { job_input_type: input.type, uri: id };
     }
   }
 }
@@ -117,7 +125,7 @@ export function pipelineComponentSpec(pipeline: PipelineDefinition, refs: Pipeli
     for (const [name, ref] of Object.entries(step.outputs)) {
       if (ref) outputs[name] = { type: "literal", value: `\${{parent.outputs.${ref.name}}}` };
     }
-    // componentId is the plain ARM id (no "azureml:" prefix), as the 2023 recording shows [unconfirmed for API 2025-12-01].
+    // componentId is the plain ARM id (no "azureml:" prefix): what azure-ai-ml sends and the 2023 recording shows.
     jobs[step.name] = { name: step.name, type: "command", componentId: componentId ?? null, inputs, outputs };
   }
   if (problems.length > 0) throw new ComponentSpecError(problems);

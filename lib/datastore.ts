@@ -42,7 +42,8 @@ export async function getBlobDatastore(
   opts: { env?: NodeJS.ProcessEnv; abortSignal?: AbortSignal } = {},
 ): Promise<BlobDatastore> {
   const res = await client.datastores.get(ws.resourceGroupName, ws.workspaceName, name, { abortSignal: opts.abortSignal });
-  // Read loosely: the SDK's models are older than the API version sent, and unknown fields pass through.
+  // Fields as in the 2025-12-01 spec example Datastore/get.json (datastoreType, accountName, containerName,
+  // endpoint, protocol). Read loosely: the SDK's models are older than the API version sent, and unknown fields pass through.
   const p = (res.properties ?? {}) as unknown as Record<string, unknown>;
   const type = String(p.datastoreType ?? "");
   if (type !== "AzureBlob") {

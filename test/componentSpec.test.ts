@@ -72,7 +72,7 @@ describe("componentSpec", function () {
         componentId: ids.componentIds.prepare,
         inputs: {
           data: { job_input_type: "literal", value: "${{parent.inputs.input_data}}" },
-          transformations: { job_input_type: "custom_model", uri: `azureml:${ids.modelIds["heart-classifier-transforms"]}` },
+          transformations: { job_input_type: "custom_model", uri: ids.modelIds["heart-classifier-transforms"] },
         },
         outputs: {},
       },
@@ -82,7 +82,7 @@ describe("componentSpec", function () {
         componentId: ids.componentIds.score,
         inputs: {
           data: { job_input_type: "literal", value: "${{parent.jobs.prepare.outputs.prepared_data}}" },
-          model: { job_input_type: "mlflow_model", uri: `azureml:${ids.modelIds["heart-classifier"]}` },
+          model: { job_input_type: "mlflow_model", uri: ids.modelIds["heart-classifier"] },
           score_mode: { job_input_type: "literal", value: "${{parent.inputs.score_mode}}" },
         },
         outputs: { scores: { type: "literal", value: "${{parent.outputs.scores}}" } },

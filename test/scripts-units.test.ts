@@ -26,11 +26,12 @@ function folder(files: Record<string, string>): string {
 
 describe("scripts units", () => {
   it("invoke body: documented shape, scores output and invocation id", () => {
-    const b = invokeBody({ inputUri: "azureml://datastores/ds/paths/in/", scoreMode: "append", scoresUri: datastoreUri("ds", scoresPath("abc")), invocationId: "abc", experimentName: "x" });
+    const w = { subscriptionId: "s", resourceGroupName: "rg", workspaceName: "w" };
+    const b = invokeBody({ inputUri: "azureml://datastores/ds/paths/in/", scoreMode: "append", scoresUri: datastoreUri("ds", scoresPath("abc")), invocationId: "abc", experimentName: "x" }, w);
     assert.deepStrictEqual(b, {
       properties: {
         InputData: { input_data: { JobInputType: "UriFolder", Uri: "azureml://datastores/ds/paths/in/" }, score_mode: { JobInputType: "Literal", Value: "append" } },
-        OutputData: { scores: { JobOutputType: "UriFolder", Uri: "azureml://datastores/ds/paths/scores/abc/" } },
+        OutputData: { scores: { JobOutputType: "UriFolder", Uri: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/datastores/ds/paths/scores/abc/" } },
         properties: { "heart.invocationId": "abc", experimentName: "x" },
       },
     });
@@ -43,6 +44,10 @@ describe("scripts units", () => {
     assert.deepStrictEqual(parseStorageUri("azureml://subscriptions/s/resourcegroups/rg/workspaces/w/datastores/d/paths/a/b/"), { kind: "datastore", datastore: "d", path: "a/b/" });
     assert.deepStrictEqual(parseStorageUri("https://acct.blob.core.windows.net/c/p/q"), { kind: "blob", blobServiceUrl: "https://acct.blob.core.windows.net", containerName: "c", path: "p/q/" });
     assert.deepStrictEqual(parseStorageUri("https://127.0.0.1:1000/devstoreaccount1/c/p"), { kind: "blob", blobServiceUrl: "https://127.0.0.1:1000/devstoreaccount1", containerName: "c", path: "p/" });
+    const armForm = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/datastores/d/paths/scores/1/";
+    assert.deepStrictEqual(parseStorageUri(armForm), { kind: "datastore", datastore: "d", path: "scores/1/" });
+    assert.deepStrictEqual(parseStorageUri(`azureml:${armForm}`), { kind: "datastore", datastore: "d", path: "scores/1/" });
+    assert.strictEqual(parseStorageUri("/datastores/d/paths/x"), undefined);
     assert.strictEqual(parseStorageUri("s3://x"), undefined);
   });
 

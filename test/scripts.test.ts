@@ -153,7 +153,7 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
     assert.match(body.properties.InputData.input_data.Uri, /^azureml:\/\/datastores\/workspaceblobstore\/paths\/LocalUpload\/[0-9a-f]{64}\/heart-input\/$/);
     assert.deepStrictEqual(body.properties.InputData.score_mode, { JobInputType: "Literal", Value: "append" });
     const inv_id = body.properties.properties["heart.invocationId"];
-    assert.strictEqual(body.properties.OutputData.scores.Uri, `azureml://datastores/workspaceblobstore/paths/scores/${inv_id}/`);
+    assert.strictEqual(body.properties.OutputData.scores.Uri, `${fake.wsId}/datastores/workspaceblobstore/paths/scores/${inv_id}/`, "OutputData as the documented datastore id + /paths/");
     for (const q of reqs.filter((x) => x.kind !== "invoke")) {
       assert.strictEqual(q.audience, ARM_AUDIENCE, `${q.kind} audience`);
       assert.strictEqual(q.query["api-version"], FAKE_API_VERSION, `${q.kind} api-version`);

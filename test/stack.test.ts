@@ -230,9 +230,9 @@ describe("stack (mocks): resource graph", function () {
     assert.strictEqual(jobs.score.componentId, `${wsId}/components/score/versions/${exp.components.score.version}`);
     assert.deepStrictEqual(jobs.prepare.inputs.transformations, {
       job_input_type: "custom_model",
-      uri: `azureml:${wsId}/models/heart-classifier-transforms/versions/${exp.modelVersions["heart-classifier-transforms"]}`,
+      uri: `${wsId}/models/heart-classifier-transforms/versions/${exp.modelVersions["heart-classifier-transforms"]}`,
     });
-    assert.deepStrictEqual(jobs.score.inputs.model, { job_input_type: "mlflow_model", uri: `azureml:${wsId}/models/heart-classifier/versions/${exp.modelVersions["heart-classifier"]}` });
+    assert.deepStrictEqual(jobs.score.inputs.model, { job_input_type: "mlflow_model", uri: `${wsId}/models/heart-classifier/versions/${exp.modelVersions["heart-classifier"]}` });
     assert.deepStrictEqual(jobs.score.inputs.data, { job_input_type: "literal", value: "${{parent.jobs.prepare.outputs.prepared_data}}" });
     assert.deepStrictEqual(jobs.prepare.inputs.data, { job_input_type: "literal", value: "${{parent.inputs.input_data}}" });
     assert.deepStrictEqual(jobs.score.outputs.scores, { type: "literal", value: "${{parent.outputs.scores}}" });

@@ -474,8 +474,11 @@ export class FakeAzureML {
   }
 
   private containerPath(uri: string): string {
-    const m = /^azureml:\/\/datastores\/([^/]+)\/paths\/(.*)$/.exec(uri);
-    if (!m || m[1] !== this.datastoreName) throw new Error(`fake service reads only azureml://datastores/${this.datastoreName}/paths/… (got ${uri})`);
+    // The short datastore URI (inputs, ARM jobs) or the datastore's ARM id + /paths/ (batch OutputData, as documented).
+    const m =
+      /^azureml:\/\/datastores\/([^/]+)\/paths\/(.*)$/.exec(uri) ??
+      new RegExp(`^(?:azureml:)?${this.wsId.replace(/[.]/g, "\\.")}/datastores/([^/]+)/paths/(.*)$`, "i").exec(uri);
+    if (!m || m[1] !== this.datastoreName) throw new Error(`fake service reads only azureml://datastores/${this.datastoreName}/paths/… or ${this.wsId}/datastores/${this.datastoreName}/paths/… (got ${uri})`);
     return m[2].endsWith("/") ? m[2] : `${m[2]}/`;
   }
 

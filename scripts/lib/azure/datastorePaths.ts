@@ -2,8 +2,12 @@
  * Datastore URIs the scripts read and write, parsed and built in one place:
  *   azureml://datastores/<ds>/paths/<path>
  *   azureml://subscriptions/<s>/resourcegroups/<rg>/workspaces/<ws>/datastores/<ds>/paths/<path>
+ *   [azureml:]/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>/datastores/<ds>/paths/<path>
+ *     (the datastore's ARM id + /paths/: the form the batch-endpoint REST docs use for outputs)
  *   https://<account>.blob.<suffix>/<container>/<path>   (or any blob service URL + /<container>/<path>)
  */
+import type { WorkspaceRef } from "../../../lib/armClient";
+
 export type StorageLocation =
   | { readonly kind: "datastore"; readonly datastore: string; readonly path: string }
   | { readonly kind: "blob"; readonly blobServiceUrl: string; readonly containerName: string; readonly path: string };
@@ -18,8 +22,19 @@ export function datastoreUri(datastore: string, path: string): string {
   return `azureml://datastores/${datastore}/paths/${asPrefix(path)}`;
 }
 
+/**
+ * `<datastore ARM id>/paths/<path>`: how the batch-endpoint REST docs (MicrosoftDocs azure-ai-docs,
+ * how-to-access-data-batch-endpoints-jobs.md, "Create jobs with data outputs") write an OutputData Uri.
+ */
+export function datastoreIdPathUri(ws: WorkspaceRef, datastore: string, path: string): string {
+  return (
+    `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroupName}` +
+    `/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}/datastores/${datastore}/paths/${asPrefix(path)}`
+  );
+}
+
 export function parseStorageUri(uri: string): StorageLocation | undefined {
-  const ds = /^azureml:\/\/(?:subscriptions\/[^/]+\/resource[gG]roups\/[^/]+\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/[^/]+\/)?datastores\/([^/]+)\/paths\/(.*)$/i.exec(uri);
+  const ds = /^(?:azureml:\/\/|(?:azureml:)?\/(?=subscriptions\/))(?:subscriptions\/[^/]+\/resource[gG]roups\/[^/]+\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/[^/]+\/)?datastores\/([^/]+)\/paths\/(.*)$/i.exec(uri);
   if (ds) return { kind: "datastore", datastore: ds[1], path: asPrefix(decodeURIComponent(ds[2])) };
   if (/^https:\/\//i.test(uri)) {
     const u = new URL(uri);

@@ -21,6 +21,7 @@ import { randomUUID } from "crypto";
 import type { WorkspaceRef } from "../../../lib/armClient";
 import { CliError, ExitCode } from "../exitCodes";
 import { ML_SCOPE, toCliError } from "./credential";
+import { datastoreIdPathUri, parseStorageUri } from "./datastorePaths";
 import { findInvocationJob, INVOCATION_PROPERTY, JobSummary } from "./jobs";
 import { backoff, envMs, parseRetryAfter, sleep } from "./retry";
 
@@ -39,13 +40,19 @@ export function newInvocationId(): string {
 }
 
 /**
- * The invoke body. Shape from the batch-endpoint REST docs (PascalCase); the Python SDK sends the same keys in
- * camelCase and the service echoes PascalCase. [unconfirmed: that arbitrary entries of the inner `properties`
- * (our invocation id) are copied onto the job; the output path carries the id as well, so lookups work either way.]
+ * The invoke body. Keys as the batch-endpoint REST docs write them (PascalCase: MicrosoftDocs azure-ai-docs,
+ * how-to-access-data-batch-endpoints-jobs.md); azure-ai-ml sends the same keys camelCase (BatchJobResource in
+ * _restclient/v2020_09_01_dataplanepreview, operations/_batch_endpoint_operations.py `invoke`), so the service
+ * reads both. A datastore input goes as given (the SDK passes azureml://datastores/… through untouched); the
+ * scores output goes as `<datastore ARM id>/paths/<path>`, the only form the docs show for OutputData.
+ * The inner `properties` (string map) is a field of the data-plane BatchJob. [unconfirmed: that its entries
+ * (our invocation id) are copied onto the ARM job; the output path carries the id as well, so lookups work either way.]
  */
-export function invokeBody(r: InvokeRequest): Record<string, unknown> {
+export function invokeBody(r: InvokeRequest, ws: WorkspaceRef): Record<string, unknown> {
   const properties: Record<string, string> = { [INVOCATION_PROPERTY]: r.invocationId };
   if (r.experimentName) properties.experimentName = r.experimentName;
+  const out = parseStorageUri(r.scoresUri);
+  const scoresUri = out?.kind === "datastore" ? datastoreIdPathUri(ws, out.datastore, out.path) : r.scoresUri;
   return {
     properties: {
       InputData: {
@@ -53,7 +60,7 @@ export function invokeBody(r: InvokeRequest): Record<string, unknown> {
         score_mode: { JobInputType: "Literal", Value: r.scoreMode },
       },
       OutputData: {
-        scores: { JobOutputType: "UriFolder", Uri: r.scoresUri },
+        scores: { JobOutputType: "UriFolder", Uri: scoresUri },
       },
       properties,
     },
@@ -158,7 +165,7 @@ export async function invokeIdempotent(req: InvokeRequest, ctx: InvokeContext): 
 
   const pipeline = dataPlanePipeline(ctx.credential);
   const client = createDefaultHttpClient();
-  const body = JSON.stringify(invokeBody(req));
+  const body = JSON.stringify(invokeBody(req, ctx.ws));
   let lastWhy = "";
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const headers = createHttpHeaders({ "content-type": "application/json", accept: "application/json" });

@@ -69,7 +69,10 @@ export async function getJob(client: AzureMachineLearningWorkspaces, ws: Workspa
   return summarizeJob(job);
 }
 
-/** Starts cancellation (the service answers 202 and cancels asynchronously). A job already final is left alone. */
+/**
+ * Starts cancellation: an LRO at 2025-12-01 (200 or 202 with a Location header, spec example Job/cancel.json);
+ * only the first call is awaited, the wait loop then watches the status. A job already final is left alone.
+ */
 export async function cancelJob(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, name: string, signal?: AbortSignal): Promise<"requested" | "already-final"> {
   try {
     await client.jobs.beginCancel(ws.resourceGroupName, ws.workspaceName, name, { abortSignal: signal });
@@ -83,7 +86,10 @@ export async function cancelJob(client: AzureMachineLearningWorkspaces, ws: Work
 }
 
 export interface ListOptions {
-  /** Only jobs not yet final. */
+  /**
+   * listViewType=ActiveOnly: leaves out archived jobs (ListViewType is about archiving, not run status; the
+   * callers filter on status themselves).
+   */
   readonly activeOnly?: boolean;
   readonly signal?: AbortSignal;
   /** Stop reading pages once jobs are older than this (lists come newest first). */

@@ -160,9 +160,11 @@ export function armId(ws: WorkspaceRef, kind: "computes" | "datastores", name: s
 }
 
 /**
- * The standalone pipeline job body for run-pipeline (ARM jobs PUT, jobType Pipeline). [unconfirmed: the
- * service's preferred form of settings.default_compute / default_datastore; the Python SDK resolves both to ARM
- * ids before submitting, which is what is sent here.]
+ * The standalone pipeline job body for run-pipeline (ARM jobs PUT, jobType Pipeline). settings.default_compute /
+ * default_datastore as ARM ids and componentId as the plain ARM id, as azure-ai-ml resolves them before submitting
+ * (operations/_job_operations.py `_resolve_arm_id_for_pipeline_job` → get_asset_arm_id); inputs/outputs with
+ * camelCase keys and snake values (`jobInputType: "literal"`, `jobOutputType: "uri_file"` in the 2025-12-01
+ * spec example Job/PipelineJob/get.json).
  */
 export function pipelineJobBody(a: {
   ws: WorkspaceRef;
