@@ -4,6 +4,7 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
+import type { WorkspaceRef } from "./naming";
 
 /**
  * The ARM API version @pulumi/azure-native 3.x uses for every Machine Learning resource. The SDK package
@@ -14,11 +15,8 @@ export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
 /** The ARM token audience. Explicit: the SDK would otherwise derive it from the endpoint, which breaks proxies and tests. */
 export const ARM_SCOPE = "https://management.azure.com/.default";
 
-export interface WorkspaceRef {
-  readonly subscriptionId: string;
-  readonly resourceGroupName: string;
-  readonly workspaceName: string;
-}
+/** The workspace coordinates, defined once in lib/naming.ts. */
+export type { WorkspaceRef };
 
 export interface ArmClientOptions {
   /** @default env HEART_ARM_ENDPOINT, else https://management.azure.com */

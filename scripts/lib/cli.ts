@@ -147,7 +147,10 @@ export function runCli(name: string, main: (ctx: CliContext) => Promise<number |
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  main({ signal: controller.signal })
+  // Through a promise even when main throws before its first await (e.g. a flag error from a non-async main),
+  // so every error takes the one path below.
+  Promise.resolve()
+    .then(() => main({ signal: controller.signal }))
     .then((code) => process.exit(code ?? ExitCode.Success))
     .catch((e: unknown) => {
       if (e instanceof CliError) {
