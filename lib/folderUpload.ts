@@ -15,6 +15,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { countCall } from "./callStats";
 import { hashFolder, HashedFile } from "./contentHash";
+import { inPool } from "./pool";
 
 export interface BlobTarget {
   /** e.g. https://<account>.blob.core.windows.net (or Azurite's https://127.0.0.1:PORT/devstoreaccount1). */
@@ -101,23 +102,6 @@ export async function isUploadComplete(container: ContainerClient, indicatorBlob
     if ((e as RestLikeError).statusCode === 404) return false;
     throw e;
   }
-}
-
-async function inPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
 }
 
 export async function uploadFolder(localDir: string, target: BlobTarget, opts: UploadOptions = {}): Promise<FolderUploadResult> {

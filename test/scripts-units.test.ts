@@ -5,8 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import { invokeBody, jobNameFromAnswer } from "../scripts/lib/azure/invoke";
 import { datastoreUri, parseStorageUri, scoresPath } from "../scripts/lib/azure/datastorePaths";
-import { jobErrorOf, jobMatchesInvocation, summarizeJob } from "../scripts/lib/azure/jobs";
-import { parseRetryAfter } from "../scripts/lib/azure/retry";
+import { jobErrorOf, jobMatchesInvocation, runningEndpointJobs, summarizeJob } from "../scripts/lib/azure/jobs";
+import { MAX_RETRY_AFTER_MS, parseRetryAfter, retryDelay } from "../scripts/lib/azure/retry";
 import { resolveSettings } from "../scripts/lib/stackConfig";
 import { pullFiles } from "../scripts/lib/pull/pullFiles";
 import { localFolderSource } from "../scripts/lib/pull/sources";
@@ -155,5 +155,52 @@ describe("scripts units", () => {
       (e: CliError) => e.exitCode === ExitCode.Unavailable,
     );
     assert.strictEqual(failures, 4);
+  });
+
+  it("Retry-After beyond the backoff cap is honoured (up to 10 minutes); without it, the capped backoff", async () => {
+    assert.strictEqual(retryDelay(undefined, 2000), 2000);
+    assert.strictEqual(retryDelay(120_000, 60_000), 120_000);
+    assert.strictEqual(retryDelay(500, 2000), 2000, "never sooner than our own backoff");
+    assert.strictEqual(retryDelay(24 * 3600_000, 60_000), MAX_RETRY_AFTER_MS);
+
+    // wait: a 429 with Retry-After: 120 and a 300 ms poll cap waits 120 s, not 300 ms.
+    const ctl = new AbortController();
+    const waits: number[] = [];
+    const retryAfter120 = Object.assign(new Error("throttled"), {
+      statusCode: 429,
+      name: "RestError",
+      response: { headers: { get: (n: string) => (n === "retry-after" ? "120" : undefined) } },
+    });
+    await assert.rejects(
+      waitForFinal({
+        poll: async () => { throw retryAfter120; },
+        intervalMs: 100,
+        maxIntervalMs: 300,
+        signal: ctl.signal,
+        onRetry: (_why, ms) => (waits.push(ms), setTimeout(() => ctl.abort(), 10)),
+      }),
+      (e: CliError) => e.exitCode === ExitCode.Interrupted,
+    );
+    assert.deepStrictEqual(waits, [120_000]);
+  });
+
+  it("jobs --cancel reads every page: a running endpoint job behind 1500 newer ones is found", async () => {
+    const ws = { subscriptionId: "s", resourceGroupName: "rg", workspaceName: "w" };
+    const job = (i: number, status: string, endpoint: string) => ({ name: `j${i}`, properties: { status, properties: { "azureml.endpointname": endpoint } } });
+    let listed = 0;
+    const client = {
+      jobs: {
+        list: async function* () {
+          for (let i = 0; i < 1500; i++) (listed++, yield job(i, "Completed", "ep"));
+          listed++;
+          yield job(1500, "Running", "ep");
+          listed++;
+          yield job(1501, "Running", "other");
+        },
+      },
+    };
+    const found = await runningEndpointJobs(client as never, ws, "ep");
+    assert.deepStrictEqual(found.map((j) => j.name), ["j1500"]);
+    assert.strictEqual(listed, 1502);
   });
 });

@@ -130,6 +130,7 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
 
   it("invoke a local folder → wait → pull gives the local run's scores, sending the documented requests", async () => {
     const before = fake.requests.length;
+    fake.nextJob = { holdRunningUntilPolled: true };
     const { job } = await invoke();
     assert.ok(fake.jobs.has(job), `unknown job ${job}`);
     const w = await run("wait", [job]);
@@ -325,6 +326,62 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
     assert.ok(az.calls().length - before >= 3, `az asked ${az.calls().length - before} times`);
   });
 
+  it("the same --invocation-id (flag or HEART_INVOCATION_ID) twice: one job, the second invoke finds it", async () => {
+    const id = `retry-${Date.now()}`;
+    const jobsBefore = fake.jobs.size;
+    const invokes = fake.calls("invoke").length;
+    const first = await invoke(["--invocation-id", id]);
+    const second = await invoke([], { HEART_INVOCATION_ID: id });
+    assert.strictEqual(fake.jobs.size, jobsBefore + 1, "exactly one job");
+    assert.strictEqual(fake.calls("invoke").length - invokes, 1, "the endpoint was invoked once");
+    assert.strictEqual(second.job, first.job);
+    assert.match(second.r.stderr, /found the job already started/);
+    ok(await run("wait", [first.job]), "wait");
+  });
+
+  it("run-pipeline with an earlier submission's --invocation-id GETs heart-<id> and does not PUT again", async () => {
+    const id = `pipe-${Date.now()}`;
+    const puts = fake.calls("job-put").length;
+    const r1 = await run("run-pipeline", ["--input", input, "--invocation-id", id, "--out", path.join(work, "pipe-id-1")]);
+    ok(r1, "first run-pipeline");
+    const r2 = await run("run-pipeline", ["--input", input, "--out", path.join(work, "pipe-id-2")], { HEART_INVOCATION_ID: id });
+    ok(r2, "second run-pipeline");
+    assert.strictEqual(fake.calls("job-put").length - puts, 1, "one PUT");
+    assert.ok(fake.calls("job-get").some((q) => q.path.endsWith(`/jobs/heart-${id}`)));
+    assert.match(r2.stderr, new RegExp(`found the job already started heart-${id}`));
+    assert.ok(fs.readFileSync(path.join(work, "pipe-id-2", "heart.csv")).equals(expectedScores));
+  });
+
+  it("run --out: a non-empty folder or a file is refused before any upload or job (exit 2)", async () => {
+    const full = fs.mkdtempSync(path.join(work, "full-"));
+    fs.writeFileSync(path.join(full, "old.csv"), "x\n");
+    const file = path.join(work, "out-is-a-file");
+    fs.writeFileSync(file, "x\n");
+    const fresh = makeInput("out-check", { "a.csv": SAMPLE });
+    const n = fake.requests.length;
+    const r = await run("run", ["--input", fresh, "--out", full]);
+    assert.strictEqual(r.code, 2, r.stderr);
+    assert.ok(r.stderr.includes(`--out ${full} already exists and is not empty`), r.stderr);
+    assert.match(r.stderr, /--force/);
+    const f = await run("run-pipeline", ["--input", fresh, "--out", file]);
+    assert.strictEqual(f.code, 2, f.stderr);
+    assert.match(f.stderr, /is a file/);
+    assert.strictEqual(fake.requests.length, n, "no service call");
+    const uploads = [];
+    for await (const b of fake.blobs().getContainerClient(fake.containerName).listBlobsFlat({ prefix: "LocalUpload/" })) if (b.name.includes("out-check")) uploads.push(b.name);
+    assert.deepStrictEqual(uploads, []);
+  });
+
+  it("pull --out <an existing file>: exit 2 naming it", async () => {
+    const file = path.join(work, "pull-out-file");
+    fs.writeFileSync(file, "x\n");
+    const n = fake.requests.length;
+    const p = await run("pull", ["some-job", "--out", file]);
+    assert.strictEqual(p.code, 2, p.stderr);
+    assert.match(p.stderr, /--out .*pull-out-file.*is a file/);
+    assert.strictEqual(fake.requests.length, n);
+  });
+
   describe("bad input: exit 2, a clear message, before any upload or service call", () => {
     const cases: Array<[string, () => string[], RegExp]> = [
       ["missing folder", () => ["--input", path.join(work, "does-not-exist")], /does not exist/],
@@ -332,6 +389,7 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
       ["no CSV files", () => ["--input", makeInput("notes", { "a.txt": "x", "b.json": "{}" })], /no CSV file/],
       ["missing columns", () => ["--input", makeInput("cols", { "part.csv": "age,sex,cp\n1,0,1\n" })], /part\.csv.*(trestbps|missing)/s],
       ["unknown score mode", () => ["--input", input, "--score-mode", "everything"], /--score-mode must be one of append, prediction_only/],
+      ["unsafe --invocation-id", () => ["--input", input, "--invocation-id", "a/../b c"], /--invocation-id .*'a\/\.\.\/b c' is not valid: use 1-128 letters/],
     ];
     for (const [name, args, message] of cases) {
       it(name, async () => {
@@ -344,6 +402,14 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
         assert.strictEqual(az.calls().length, calls, "no token asked");
       });
     }
+
+    it("unsafe HEART_INVOCATION_ID for run-pipeline: exit 2, no service call", async () => {
+      const n = fake.requests.length;
+      const r = await run("run-pipeline", ["--input", input], { HEART_INVOCATION_ID: "../x" });
+      assert.strictEqual(r.code, 2, r.stderr);
+      assert.match(r.stderr, /HEART_INVOCATION_ID.*'\.\.\/x' is not valid/);
+      assert.strictEqual(fake.requests.length, n);
+    });
 
     it("unknown deployment: the known names, and no upload or invoke", async () => {
       const n = fake.requests.length;
@@ -417,6 +483,18 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
       const p = await run("pull", ["--target", "local", id, "--out", out]);
       assert.strictEqual(p.code, 2);
       assert.strictEqual(fs.readFileSync(path.join(out, "heart.csv"), "utf8"), "edited\n");
+    });
+
+    it("run --out a non-empty folder: exit 2 before a run starts; --force lets it run", async () => {
+      const out = fs.mkdtempSync(path.join(work, "local-full-"));
+      fs.writeFileSync(path.join(out, "keep.txt"), "x\n");
+      const runs = listFiles(path.join(work, "runs")).length;
+      const r = await run("run", ["--target", "local", "--input", input, "--out", out]);
+      assert.strictEqual(r.code, 2, r.stderr);
+      assert.match(r.stderr, /not empty; nothing was started/);
+      assert.strictEqual(listFiles(path.join(work, "runs")).length, runs, "no run folder");
+      ok(await run("run", ["--target", "local", "--input", input, "--out", out, "--force"]), "run --force");
+      assert.deepStrictEqual(listFiles(out), ["heart.csv", "keep.txt"]);
     });
 
     it("bad input is refused the same way (exit 2), and an unknown run id is exit 2", async () => {

@@ -5,26 +5,16 @@
  */
 import { parseCommandLine, runCli, stringFlag } from "../lib/cli";
 import { azureInvoke, openAzure } from "../lib/targets/azure";
-import { checkInvokeInput, COMMON_DETAILS, defineCommand, runsDirOf, scoreModes, targetFlags, targetOf } from "../lib/targets/commands";
+import { checkInvokeInput, COMMON_DETAILS, defineCommand, invokeFlags, runsDirOf, targetFlags, targetOf } from "../lib/targets/commands";
 import { localInvoke } from "../lib/targets/local";
 
 const NAME = "invoke";
-const { modes, defaultMode } = scoreModes();
-
-export const INVOKE_FLAGS = {
-  input: { type: "string", short: "i", valueName: "folder|uri", description: "Local folder of CSV files, or an azureml://datastores/<ds>/paths/<path>/ or https:// folder URI." },
-  "score-mode": { type: "string", valueName: "mode", description: `${modes.join(" or ")}: append keeps the input columns and adds prediction; prediction_only writes prediction alone.`, default: defaultMode },
-  deployment: { type: "string", valueName: "name", description: "Deployment to run (else the endpoint's default).", env: "HEART_DEPLOYMENT" },
-  experiment: { type: "string", valueName: "name", description: "Experiment name of the job." },
-  "invocation-id": { type: "string", valueName: "id", description: "Reuse an earlier invocation's id: its job is picked up instead of starting a second one.", env: "HEART_INVOCATION_ID" },
-} as const;
-
 const spec = defineCommand({
   name: NAME,
   summary: "Start a scoring job on a folder of CSV files and print the job name.",
   usage: "invoke --input <folder|uri> [--score-mode append|prediction_only] [--deployment <name>] [--json]",
   flags: {
-    ...INVOKE_FLAGS,
+    ...invokeFlags("endpoint"),
     json: { type: "boolean", description: "Print JSON (job name, invocation id, scores URI) instead of the job name." },
     ...targetFlags(["subscriptionId", "resourceGroupName", "workspaceName", "endpointName", "datastoreName"]),
   },
@@ -43,7 +33,8 @@ runCli(NAME, async ({ signal }) => {
   const target = targetOf(values);
   const input = stringFlag(spec, values, "input");
   const scoreMode = stringFlag(spec, values, "score-mode")!;
-  checkInvokeInput(input, scoreMode, log, target === "azure");
+  const invocationId = stringFlag(spec, values, "invocation-id");
+  checkInvokeInput(input, scoreMode, log, target === "azure", invocationId);
   if (target === "local") {
     const { runId } = await localInvoke({ input: input!, scoreMode, runsDir: runsDirOf(values), signal });
     process.stdout.write(values.json ? `${JSON.stringify({ jobName: runId, target })}\n` : `${runId}\n`);
@@ -55,7 +46,7 @@ runCli(NAME, async ({ signal }) => {
     scoreMode,
     deployment: stringFlag(spec, values, "deployment"),
     experiment: stringFlag(spec, values, "experiment"),
-    invocationId: stringFlag(spec, values, "invocation-id"),
+    invocationId,
     signal,
   });
   log(`${started.reused ? "found the job already started for" : "started job for"} invocation ${started.invocationId}: ${started.jobName}`);

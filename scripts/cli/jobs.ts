@@ -1,12 +1,8 @@
 /** jobs: lists the batch endpoint's running jobs, and with --cancel cancels them (run before `pulumi destroy`). */
 import { parseCommandLine, runCli } from "../lib/cli";
-import { CliError, ExitCode } from "../lib/exitCodes";
-import { getJob, isFinalJobStatus } from "../lib/azure/jobs";
-import { toCliError } from "../lib/azure/credential";
-import { envMs, sleep } from "../lib/azure/retry";
 import { azureCancel, azureRunningJobs, openAzure } from "../lib/targets/azure";
-import { COMMON_DETAILS, defineCommand, runsDirOf, targetFlags, targetOf, timeoutMsOf } from "../lib/targets/commands";
-import { localCancel, localJobView, localRunningJobs } from "../lib/targets/local";
+import { COMMON_DETAILS, defineCommand, runsDirOf, targetFlags, targetOf, timeoutMsOf, waitAllFinal } from "../lib/targets/commands";
+import { localCancel, localRunningJobs } from "../lib/targets/local";
 
 const NAME = "jobs";
 const spec = defineCommand({
@@ -36,13 +32,7 @@ runCli(NAME, async ({ signal }) => {
     process.stdout.write(values.json ? `${JSON.stringify(ids.map((name) => ({ name })))}\n` : ids.map((n) => `${n}\n`).join(""));
     if (!cancel) return 0;
     for (const id of ids) log(`${id}: ${await localCancel(runsDir, id)}`);
-    const deadline = Date.now() + timeoutMs;
-    while (ids.length && Date.now() < deadline) {
-      const views = await Promise.all(ids.map((id) => localJobView(runsDir, id)));
-      if (views.every((v) => v.final)) return 0;
-      await sleep(200, signal);
-    }
-    if (ids.length) throw new CliError(ExitCode.Timeout, "some local runs did not stop in time");
+    await waitAllFinal(ids.map((name) => ({ target, name, runsDir })), { timeoutMs, signal, log });
     return 0;
   }
   const s = await openAzure(values, ["endpointName"], [], log);
@@ -52,25 +42,6 @@ runCli(NAME, async ({ signal }) => {
   log(`${running.length} running job(s) on endpoint ${s.settings.endpointName}`);
   if (!cancel || running.length === 0) return 0;
   for (const j of running) log(`${j.name}: cancel ${await azureCancel(s, j.name, signal)}`);
-  const deadline = Date.now() + timeoutMs;
-  const pending = new Set(running.map((j) => j.name));
-  const interval = envMs(s.env, "HEART_POLL_INTERVAL_MS", 5000);
-  while (pending.size > 0) {
-    for (const name of [...pending]) {
-      try {
-        const j = await getJob(s.arm, s.ws, name, signal);
-        if (isFinalJobStatus(j.status)) {
-          log(`${name}: ${j.status}`);
-          pending.delete(name);
-        }
-      } catch (e) {
-        const err = toCliError(e, `reading job ${name}`);
-        if (err.exitCode !== ExitCode.Unavailable) throw err;
-      }
-    }
-    if (pending.size === 0) break;
-    if (Date.now() > deadline) throw new CliError(ExitCode.Timeout, `still stopping after the timeout: ${[...pending].join(", ")}`);
-    await sleep(interval, signal);
-  }
+  await waitAllFinal(running.map((j) => ({ target, name: j.name, azure: s })), { timeoutMs, signal, log, env: s.env });
   return 0;
 });

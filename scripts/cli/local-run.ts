@@ -2,16 +2,18 @@
  * local-run: runs the scoring pipeline (components/pipeline.yml) on this machine, no Azure needed, and prints
  * where the scores are. Progress on stderr; the scores folder (or JSON with --json) on stdout.
  */
+import * as path from "path";
 import { ComponentYamlError, loadPipeline, PipelineDefinition } from "../../lib/componentYaml";
 import { CommandSpec, parseCommandLine, runCli, stringFlag } from "../lib/cli";
 import { CliError, ExitCode } from "../lib/exitCodes";
-import { checkInputFolder, InputFolderError, REQUIRED_COLUMNS } from "../lib/local/inputFolder";
+import { REQUIRED_COLUMNS } from "../lib/local/inputFolder";
 import { summarizeOutputFolder } from "../lib/local/outputFolder";
-import { pipelineInputEnum } from "../lib/local/plan";
-import { DEFAULT_MODELS_DIR, defaultRunsDir, LocalRunEvent, LocalRunInputError, LocalRunRecord, runLocalPipeline } from "../lib/local/runner";
+import { checkInvokeInput, runsDirOf, scoreModes, secs } from "../lib/targets/commands";
+import { DEFAULT_MODELS_DIR, LocalRunEvent, LocalRunInputError, LocalRunRecord, runLocalPipeline } from "../lib/local/runner";
 
 const NAME = "local-run";
 const SCORES_OUTPUT = "scores";
+const MODELS_DIR_DEFAULT = "<repo>/models";
 
 function commandSpec(scoreModes: readonly string[], defaultMode: string): CommandSpec {
   const spec: CommandSpec = {
@@ -29,7 +31,7 @@ function commandSpec(scoreModes: readonly string[], defaultMode: string): Comman
       output: { type: "string", short: "o", valueName: "folder", description: "Write the scores into this new or empty folder instead of the run folder." },
       "runs-dir": { type: "string", valueName: "folder", description: "Where run folders are kept.", env: "HEART_RUNS_DIR", default: "<repo>/runs" },
       "run-id": { type: "string", valueName: "id", description: "Id of the run (letters, digits, - and _); default: time-based, unique." },
-      "models-dir": { type: "string", valueName: "folder", description: "Folder holding the model folders (heart-classifier, heart-classifier-transforms).", env: "HEART_MODELS_DIR", default: "<repo>/models" },
+      "models-dir": { type: "string", valueName: "folder", description: "Folder holding the model folders (heart-classifier, heart-classifier-transforms).", env: "HEART_MODELS_DIR", default: MODELS_DIR_DEFAULT },
       json: { type: "boolean", description: "Print a JSON summary (run id, status, scores folder, files, row counts) instead of the folder." },
     },
     details: [
@@ -49,10 +51,6 @@ function commandSpec(scoreModes: readonly string[], defaultMode: string): Comman
   return spec;
 }
 
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)}s`;
-}
-
 function progress(e: LocalRunEvent): void {
   const w = (s: string): void => void process.stderr.write(`${s}\n`);
   switch (e.type) {
@@ -63,9 +61,9 @@ function progress(e: LocalRunEvent): void {
     case "step-output":
       return w(`  [${e.step}] ${e.line}`);
     case "step-finished":
-      return w(`${NAME}: [${e.step}] ${e.status} in ${seconds(e.durationMs)}${e.status === "Failed" ? ` (exit code ${e.exitCode})` : ""}`);
+      return w(`${NAME}: [${e.step}] ${e.status} in ${secs(e.durationMs)}${e.status === "Failed" ? ` (exit code ${e.exitCode})` : ""}`);
     case "run-finished":
-      return w(`${NAME}: run ${e.runId} ${e.status} in ${seconds(e.durationMs)}`);
+      return w(`${NAME}: run ${e.runId} ${e.status} in ${secs(e.durationMs)}`);
   }
 }
 
@@ -80,32 +78,24 @@ function loadPipelineOrExplain(): PipelineDefinition {
 
 async function main(signal: AbortSignal): Promise<number> {
   const pipeline = loadPipelineOrExplain();
-  const defaultMode = String(pipeline.spec.inputs.score_mode?.default ?? "append");
-  const scoreModes = pipelineInputEnum(pipeline, "score_mode") ?? [defaultMode];
-  const spec = commandSpec(scoreModes, defaultMode);
-  const { values, given } = parseCommandLine(spec);
-  const input = stringFlag(spec, values, "input", true)!;
+  const { modes, defaultMode } = scoreModes(pipeline);
+  const spec = commandSpec(modes, defaultMode);
+  const { values } = parseCommandLine(spec);
+  const input = stringFlag(spec, values, "input");
   const scoreMode = stringFlag(spec, values, "score-mode")!;
   const json = values.json === true;
 
-  // Everything the user can get wrong is checked here, together, before anything runs.
-  const problems: string[] = [];
-  if (!scoreModes.includes(scoreMode)) problems.push(`--score-mode must be one of ${scoreModes.join(", ")} (got '${scoreMode}')`);
-  try {
-    checkInputFolder(input); // the steps themselves warn about the files they skip
-  } catch (e) {
-    if (!(e instanceof InputFolderError)) throw e;
-    problems.push(...e.problems);
-  }
-  if (problems.length > 0) throw new CliError(ExitCode.Usage, problems.join("\n  "));
+  // Everything the user can get wrong is checked here, together, before anything runs. The steps themselves
+  // warn about the files they skip, so the check's warnings are not printed twice.
+  checkInvokeInput(input, scoreMode, () => undefined, false);
 
   let record: LocalRunRecord;
   try {
     record = await runLocalPipeline({
       pipeline,
-      inputs: { input_data: input, score_mode: scoreMode },
-      runsDir: given.has("runs-dir") ? stringFlag(spec, values, "runs-dir") : defaultRunsDir(),
-      modelsDir: given.has("models-dir") ? stringFlag(spec, values, "models-dir") : DEFAULT_MODELS_DIR,
+      inputs: { input_data: input!, score_mode: scoreMode },
+      runsDir: runsDirOf(values),
+      modelsDir: values["models-dir"] !== MODELS_DIR_DEFAULT ? path.resolve(stringFlag(spec, values, "models-dir")!) : DEFAULT_MODELS_DIR,
       runId: stringFlag(spec, values, "run-id"),
       outputs: { [SCORES_OUTPUT]: stringFlag(spec, values, "output") },
       signal,

@@ -2,7 +2,7 @@
 import { parseCommandLine, runCli, stringFlag } from "../lib/cli";
 import { CliError, ExitCode } from "../lib/exitCodes";
 import { openAzure } from "../lib/targets/azure";
-import { COMMON_DETAILS, defineCommand, PULL_FLAGS, pullStep, runsDirOf, targetFlags, targetOf } from "../lib/targets/commands";
+import { COMMON_DETAILS, defineCommand, OUT_DEFAULT, outFlag, PULL_FLAGS, pullStep, runsDirOf, targetFlags, targetOf } from "../lib/targets/commands";
 
 const NAME = "pull";
 const spec = defineCommand({
@@ -11,7 +11,7 @@ const spec = defineCommand({
   usage: "pull <job name> [--out <folder>] [--force] [--json]",
   positionals: true,
   flags: {
-    out: { type: "string", short: "o", valueName: "folder", description: "Folder to write the scores into (created if needed).", default: "scores/<job name>" },
+    out: outFlag(),
     "scores-uri": { type: "string", valueName: "uri", description: "Read the scores from this folder URI instead of the job's reported output." },
     ...PULL_FLAGS,
     json: { type: "boolean", description: "Print JSON (folder, files, downloaded, skipped) instead of the folder." },
@@ -30,7 +30,7 @@ runCli(NAME, async ({ signal }) => {
   const target = targetOf(values);
   const name = positionals[0];
   const outRaw = stringFlag(spec, values, "out")!;
-  const out = outRaw === "scores/<job name>" ? `scores/${name}` : outRaw;
+  const out = outRaw === OUT_DEFAULT ? `scores/${name}` : outRaw;
   const ref = target === "azure" ? { target, name, azure: await openAzure(values, [], ["datastoreName"], log) } : { target, name, runsDir: runsDirOf(values) };
   const r = await pullStep(ref, out, { force: values.force === true, scoresUri: stringFlag(spec, values, "scores-uri"), signal, log });
   process.stdout.write(values.json ? `${JSON.stringify({ jobName: name, ...r })}\n` : `${r.outDir}\n`);

@@ -69,6 +69,8 @@ export interface FaultRule {
 export interface NextJobPlan {
   /** Stay Running at least this long (ms) before the pipeline runs. */
   runningMs?: number;
+  /** Stay Running until a job GET has seen it Running (so a waiter is sure to observe that status). */
+  holdRunningUntilPolled?: boolean;
   /** Run with a corrupt heart-classifier model file, so the score step really fails (prepare succeeds). */
   breakModel?: boolean;
 }
@@ -91,6 +93,8 @@ export interface FakeJob {
   readonly abort: AbortController;
   readonly plan: NextJobPlan;
   done: Promise<void>;
+  /** Set while the job holds in Running for holdRunningUntilPolled; a job GET calls it. */
+  onPolledRunning?: () => void;
 }
 
 export interface FakeAzureMLOptions {
@@ -327,6 +331,11 @@ export class FakeAzureML {
       }
       case "job-get": {
         const j = this.jobs.get(last);
+        if (j?.status === "Running" && j.onPolledRunning) {
+          const body = this.jobBody(j);
+          j.onPolledRunning();
+          return [200, body];
+        }
         return j ? [200, this.jobBody(j)] : [404, { error: { code: "UserError", message: `job ${last} not found` } }];
       }
       case "job-put":
@@ -496,6 +505,14 @@ export class FakeAzureML {
     }
     if (!(await this.pause(job, this.stepMs))) return void (job.status = "Canceled");
     job.status = "Running";
+    if (job.plan.holdRunningUntilPolled) {
+      await new Promise<void>((resolve) => {
+        job.onPolledRunning = resolve;
+        job.abort.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      job.onPolledRunning = undefined;
+      if (job.abort.signal.aborted) return void (job.status = "Canceled");
+    }
     if (job.plan.runningMs && !(await this.pause(job, job.plan.runningMs))) return void (job.status = "Canceled");
     const dir = path.join(this.workDir, job.name);
     const input = path.join(dir, "input");

@@ -23,7 +23,7 @@ import { CliError, ExitCode } from "../exitCodes";
 import { ML_SCOPE, toCliError } from "./credential";
 import { datastoreIdPathUri, parseStorageUri } from "./datastorePaths";
 import { findInvocationJob, INVOCATION_PROPERTY, JobSummary } from "./jobs";
-import { backoff, envMs, parseRetryAfter, sleep } from "./retry";
+import { backoff, envMs, parseRetryAfter, retryDelay, sleep } from "./retry";
 
 export interface InvokeRequest {
   /** azureml://datastores/<ds>/paths/<p>/ or https://… folder. */
@@ -105,7 +105,7 @@ function dataPlanePipeline(credential: TokenCredential): Pipeline {
 
 type Outcome =
   | { kind: "created"; jobName: string }
-  | { kind: "throttled"; waitMs: number; why: string }
+  | { kind: "throttled"; waitMs?: number; why: string }
   | { kind: "ambiguous"; why: string; waitMs?: number }
   | { kind: "refused"; error: CliError };
 
@@ -123,7 +123,7 @@ function classify(res: PipelineResponse): Outcome {
     if (jobName) return { kind: "created", jobName };
     return { kind: "ambiguous", why: `HTTP ${res.status} without a job name` };
   }
-  if (res.status === 429) return { kind: "throttled", waitMs: retryAfter ?? 5000, why: "HTTP 429" };
+  if (res.status === 429) return { kind: "throttled", waitMs: retryAfter, why: "HTTP 429" };
   if (res.status === 408 || res.status >= 500) return { kind: "ambiguous", why: `HTTP ${res.status}${msg ? `: ${msg.split("\n")[0]}` : ""}`, waitMs: retryAfter };
   if (res.status === 401 || res.status === 403) {
     return { kind: "refused", error: toCliError({ statusCode: res.status, message: msg || "access refused" }, "invoking the endpoint") };
@@ -186,15 +186,16 @@ export async function invokeIdempotent(req: InvokeRequest, ctx: InvokeContext): 
     if (outcome.kind === "created") return { jobName: outcome.jobName, reused: false, attempts: attempt };
     if (outcome.kind === "refused") throw outcome.error;
     lastWhy = outcome.why;
+    const waitMs = retryDelay(outcome.waitMs, backoff(attempt - 1, baseMs, capMs));
     if (outcome.kind === "throttled") {
-      log(`endpoint throttled the invocation (${outcome.why}); sending again in ${Math.round(outcome.waitMs / 1000)}s`);
-      await sleep(Math.min(outcome.waitMs, capMs), ctx.signal);
+      log(`endpoint throttled the invocation (${outcome.why}); sending again in ${Math.round(waitMs / 1000)}s`);
+      await sleep(waitMs, ctx.signal);
       continue;
     }
     log(`no clear answer from the endpoint (${outcome.why}); checking whether the job was created before sending again`);
     const existing = await lookup();
     if (existing) return { jobName: existing.name, reused: true, attempts: attempt };
-    if (attempt < maxAttempts) await sleep(outcome.waitMs ?? backoff(attempt - 1, baseMs, capMs), ctx.signal);
+    if (attempt < maxAttempts) await sleep(waitMs, ctx.signal);
   }
   throw new CliError(ExitCode.Unavailable, `invoking the endpoint failed after ${maxAttempts} attempts (last: ${lastWhy}); no job was created for invocation ${req.invocationId}`, `Re-run with --invocation-id ${req.invocationId} to pick up a job that may appear late instead of starting a second one.`);
 }

@@ -94,7 +94,7 @@ export interface ListOptions {
   readonly signal?: AbortSignal;
   /** Stop reading pages once jobs are older than this (lists come newest first). */
   readonly notBefore?: Date;
-  /** Stop after this many jobs. @default 1000 */
+  /** Stop after this many jobs. @default no limit */
   readonly limit?: number;
 }
 
@@ -104,11 +104,14 @@ export async function* listJobs(client: AzureMachineLearningWorkspaces, ws: Work
     const s = summarizeJob(job);
     if (opts.notBefore && s.createdAt && s.createdAt < opts.notBefore) return;
     yield s;
-    if (++n >= (opts.limit ?? 1000)) return;
+    if (++n >= (opts.limit ?? Infinity)) return;
   }
 }
 
-/** The endpoint's jobs that are not final. */
+/**
+ * The endpoint's jobs that are not final. Reads every page: `jobs --cancel` runs before destroy, so an old job
+ * still running must not be missed. (The 2.1.1 list options filter only by jobType/tag, not by property.)
+ */
 export async function runningEndpointJobs(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, endpoint: string, signal?: AbortSignal): Promise<JobSummary[]> {
   const found: JobSummary[] = [];
   for await (const j of listJobs(client, ws, { activeOnly: true, signal })) {

@@ -43,3 +43,14 @@ export function envMs(env: NodeJS.ProcessEnv, name: string, fallback: number): n
 export function backoff(attempt: number, baseMs: number, capMs: number): number {
   return Math.min(capMs, baseMs * 2 ** attempt);
 }
+
+/** The longest Retry-After honoured: a server asking for more is treated as asking for this (keeps a run sane). */
+export const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/**
+ * How long to wait before trying again: the server's Retry-After when it gave one (it knows when it will
+ * answer; polling earlier only earns another 429), never less than our own capped backoff.
+ */
+export function retryDelay(retryAfterMs: number | undefined, backoffMs: number): number {
+  return retryAfterMs === undefined ? backoffMs : Math.max(Math.min(retryAfterMs, MAX_RETRY_AFTER_MS), backoffMs);
+}

@@ -1,7 +1,8 @@
 /** Local run ids: time-sortable, unique enough, and safe as a folder name and as an Azure ML-style job name. */
 import { randomBytes } from "crypto";
 
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** Run ids and invocation ids: safe as a folder name, a blob path segment and an Azure ML job name. */
+export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /** e.g. local-20261125-213012-345-9f2c1a (UTC). Lexical order is start order. */
 export function newRunId(now: Date = new Date()): string {
@@ -12,6 +13,11 @@ export function newRunId(now: Date = new Date()): string {
 
 /** A problem with a run id, or undefined when it is acceptable. */
 export function runIdProblem(id: string): string | undefined {
-  if (RUN_ID.test(id)) return undefined;
-  return `run id '${id}' is not valid: use 1-128 letters, digits, '-' or '_', starting with a letter or digit`;
+  const p = safeIdProblem(id);
+  return p && `run id '${id}' is not valid: ${p}`;
+}
+
+/** What is wrong with an id against SAFE_ID, or undefined. */
+export function safeIdProblem(id: string): string | undefined {
+  return SAFE_ID.test(id) ? undefined : "use 1-128 letters, digits, '-' or '_', starting with a letter or digit";
 }

@@ -11,6 +11,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { CliError, ExitCode } from "../exitCodes";
+import { inPool } from "../../../lib/pool";
 
 export interface SourceFile {
   /** POSIX path relative to the output folder. */
@@ -59,23 +60,6 @@ function safeJoin(outDir: string, name: string): string {
   const p = path.resolve(outDir, ...name.split("/"));
   if (!p.startsWith(outDir + path.sep)) throw new CliError(ExitCode.Internal, `refusing source file name outside the output folder: ${name}`);
   return p;
-}
-
-async function inPool<T>(items: readonly T[], n: number, work: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (failed === undefined && next < items.length) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (e) {
-        failed ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
-  if (failed !== undefined) throw failed;
 }
 
 export async function pullFiles(source: PullSource, outDirRaw: string, opts: PullOptions = {}): Promise<PullResult> {

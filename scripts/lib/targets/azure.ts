@@ -201,9 +201,18 @@ export function pipelineJobBody(a: {
 export async function azureSubmitPipeline(s: AzureSession, a: { input: string; scoreMode: string; experiment?: string; invocationId?: string; signal?: AbortSignal }): Promise<Started> {
   const ds = await datastore(s, undefined, a.signal);
   const invocationId = a.invocationId ?? newInvocationId();
-  const uri = await inputUri(s, a.input, ds, a.signal);
   const scoresUri = datastoreUri(ds.name, scoresPath(invocationId));
   const jobName = `heart-${invocationId}`;
+  if (a.invocationId !== undefined) {
+    // A re-run with the id of an earlier submission picks up its job rather than PUTting over it.
+    try {
+      await getJob(s.arm, s.ws, jobName, a.signal);
+      return { jobName, invocationId, scoresUri, reused: true };
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 404) throw toCliError(e, `looking for job ${jobName}`);
+    }
+  }
+  const uri = await inputUri(s, a.input, ds, a.signal);
   const body = pipelineJobBody({
     ws: s.ws,
     componentId: s.settings.pipelineComponentId!,

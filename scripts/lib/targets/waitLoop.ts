@@ -1,11 +1,11 @@
 /**
  * Follows a job (Azure ML or local) until it is final: polls with a capped backoff (reset on each status
- * change), honours Retry-After, tolerates a run of transient failures, stops at the timeout or on abort.
+ * change), honours Retry-After (beyond the backoff cap), tolerates a run of transient failures, stops at the timeout or on abort.
  * Plain loop over a `poll` function, so the Azure and local targets share it and tests can count calls.
  */
 import { CliError, ExitCode } from "../exitCodes";
 import { isAuthError, isTransient, toCliError } from "../azure/credential";
-import { retryAfterOf, sleep } from "../azure/retry";
+import { retryAfterOf, retryDelay, sleep } from "../azure/retry";
 
 export interface JobStatusView {
   readonly status: string;
@@ -72,7 +72,7 @@ export async function waitForFinal(o: WaitOptions): Promise<WaitResult> {
         if (isAuthError(e) || !isTransient(e)) throw toCliError(e, "reading the job's status");
         failures++;
         if (failures > (o.maxFailures ?? 8)) throw toCliError(e, "reading the job's status");
-        waitMs = Math.min(o.maxIntervalMs, retryAfterOf(e) ?? o.intervalMs * 2 ** failures);
+        waitMs = retryDelay(retryAfterOf(e), Math.min(o.maxIntervalMs, o.intervalMs * 2 ** failures));
         o.onRetry?.((e as Error).message?.split("\n")[0] ?? String(e), waitMs);
       }
       try {
