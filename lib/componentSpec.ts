@@ -45,6 +45,14 @@ function ports(specs: Record<string, InputSpec | OutputSpec>): ComponentSpecJson
   return Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, clean({ ...spec } as Record<string, unknown>)]));
 }
 
+/** The fields every component spec starts with, in the YAML's own keys (key order matters to nobody: hashes use canonical JSON). */
+function header(
+  s: { $schema?: string; name: string; display_name?: string; description?: string; inputs: Record<string, InputSpec>; outputs: Record<string, OutputSpec> },
+  type: "command" | "pipeline",
+): Record<string, unknown> {
+  return { $schema: s.$schema, name: s.name, display_name: s.display_name, description: s.description, type, inputs: ports(s.inputs), outputs: ports(s.outputs) };
+}
+
 /** Adds `version` (derived from everything else) to a spec. */
 export function versioned(spec: ComponentSpecJson): VersionedSpec {
   const { version: _ignored, ...rest } = spec;
@@ -71,13 +79,7 @@ export function commandComponentSpec(component: CommandComponent, refs: CommandR
   }
   return versioned(
     clean({
-      $schema: s.$schema,
-      name: s.name,
-      display_name: s.display_name,
-      description: s.description,
-      type: "command",
-      inputs: ports(s.inputs),
-      outputs: ports(s.outputs),
+      ...header(s, "command"),
       code: azuremlRef(refs.codeId),
       environment: azuremlRef(envId),
       command: s.command,
@@ -131,13 +133,7 @@ export function pipelineComponentSpec(pipeline: PipelineDefinition, refs: Pipeli
   if (problems.length > 0) throw new ComponentSpecError(problems);
   return versioned(
     clean({
-      $schema: s.$schema,
-      name: s.name,
-      display_name: s.display_name,
-      description: s.description,
-      type: "pipeline",
-      inputs: ports(s.inputs),
-      outputs: ports(s.outputs),
+      ...header(s, "pipeline"),
       jobs,
     }),
   );

@@ -1,8 +1,6 @@
 /** pull: downloads a completed job's scores into a local folder (temp file + rename, MD5-checked, no silent overwrite). */
 import { parseCommandLine, runCli, stringFlag } from "../lib/cli";
-import { CliError, ExitCode } from "../lib/exitCodes";
-import { openAzure } from "../lib/targets/azure";
-import { COMMON_DETAILS, defineCommand, OUT_DEFAULT, outFlag, PULL_FLAGS, pullStep, runsDirOf, targetFlags, targetOf } from "../lib/targets/commands";
+import { COMMON_DETAILS, defineCommand, jobRefOf, OUT_DEFAULT, outFlag, PULL_FLAGS, pullStep, targetFlags } from "../lib/targets/commands";
 
 const NAME = "pull";
 const spec = defineCommand({
@@ -26,12 +24,10 @@ ${COMMON_DETAILS}`,
 runCli(NAME, async ({ signal }) => {
   const log = (l: string) => void process.stderr.write(`${NAME}: ${l}\n`);
   const { values, positionals } = parseCommandLine(spec);
-  if (positionals.length !== 1) throw new CliError(ExitCode.Usage, "give exactly one job name (as printed by invoke)", `See '${NAME} --help'.`);
-  const target = targetOf(values);
-  const name = positionals[0];
+  const ref = await jobRefOf(spec, values, positionals, ["datastoreName"], log);
+  const name = ref.name;
   const outRaw = stringFlag(spec, values, "out")!;
   const out = outRaw === OUT_DEFAULT ? `scores/${name}` : outRaw;
-  const ref = target === "azure" ? { target, name, azure: await openAzure(values, [], ["datastoreName"], log) } : { target, name, runsDir: runsDirOf(values) };
   const r = await pullStep(ref, out, { force: values.force === true, scoresUri: stringFlag(spec, values, "scores-uri"), signal, log });
   process.stdout.write(values.json ? `${JSON.stringify({ jobName: name, ...r })}\n` : `${r.outDir}\n`);
   return 0;

@@ -1,8 +1,6 @@
 /** wait: follows a job until it is final; progress on stderr; exit 0 Completed, 1 failed/canceled, 3 timeout. */
 import { parseCommandLine, runCli } from "../lib/cli";
-import { CliError, ExitCode } from "../lib/exitCodes";
-import { openAzure } from "../lib/targets/azure";
-import { COMMON_DETAILS, defineCommand, runsDirOf, targetFlags, targetOf, timeoutMsOf, WAIT_FLAGS, waitStep } from "../lib/targets/commands";
+import { COMMON_DETAILS, defineCommand, jobRefOf, targetFlags, timeoutMsOf, WAIT_FLAGS, waitStep } from "../lib/targets/commands";
 
 const NAME = "wait";
 const spec = defineCommand({
@@ -19,12 +17,9 @@ ${COMMON_DETAILS}`,
 runCli(NAME, async ({ signal }) => {
   const log = (l: string) => void process.stderr.write(`${NAME}: ${l}\n`);
   const { values, positionals } = parseCommandLine(spec);
-  if (positionals.length !== 1) throw new CliError(ExitCode.Usage, "give exactly one job name (as printed by invoke)", `See '${NAME} --help'.`);
-  const target = targetOf(values);
-  const name = positionals[0];
   const timeoutMs = timeoutMsOf(spec, values);
-  const ref = target === "azure" ? { target, name, azure: await openAzure(values, [], [], log) } : { target, name, runsDir: runsDirOf(values) };
+  const ref = await jobRefOf(spec, values, positionals, [], log);
   await waitStep(ref, { timeoutMs, cancelOnInterrupt: values["cancel-on-interrupt"] === true, signal, log });
-  process.stdout.write(`${name}\n`);
+  process.stdout.write(`${ref.name}\n`);
   return 0;
 });

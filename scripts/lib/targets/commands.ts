@@ -16,7 +16,7 @@ import { safeIdProblem } from "../local/runId";
 import { defaultRunsDir } from "../local/runner";
 import { pullFiles, PullResult } from "../pull/pullFiles";
 import { CONFIG_HELP, settingFlags, SettingKey } from "../stackConfig";
-import { AzureSession, PIPELINE_EXPERIMENT, azureCancel, azureJobView, azureScoresSource, isRemoteFolderUri } from "./azure";
+import { AzureSession, PIPELINE_EXPERIMENT, azureCancel, azureJobView, azureScoresSource, isRemoteFolderUri, openAzure } from "./azure";
 import { localCancel, localJobView, localScoresSource } from "./local";
 import { JobStatusView, waitForFinal, WaitTimeout } from "./waitLoop";
 
@@ -157,6 +157,23 @@ export interface JobRef {
   readonly name: string;
   readonly azure?: AzureSession;
   readonly runsDir?: string;
+}
+
+/**
+ * The job a command names (its one positional argument, as printed by invoke) on its target; for Azure, with a
+ * session that also holds `optional` settings when they are available.
+ */
+export async function jobRefOf(
+  spec: CommandSpec,
+  values: FlagValues,
+  positionals: readonly string[],
+  optional: readonly SettingKey[],
+  log: (line: string) => void,
+): Promise<JobRef> {
+  if (positionals.length !== 1) throw new CliError(ExitCode.Usage, "give exactly one job name (as printed by invoke)", `See '${spec.name} --help'.`);
+  const target = targetOf(values);
+  const name = positionals[0];
+  return target === "azure" ? { target, name, azure: await openAzure(values, [], optional, log) } : { target, name, runsDir: runsDirOf(values) };
 }
 
 function pollFor(ref: JobRef): (signal?: AbortSignal) => Promise<JobStatusView> {
