@@ -7,23 +7,8 @@ import assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { copyProject, inputsByResource, key, PROJECT_ROOT, ProgramRun, rawConfig, runProgram, stackProgram } from "./support/pulumiMocks";
+import { copyProject, diffGraphs, inputsByResource, key, PROJECT_ROOT, ProgramRun, rawConfig, runProgram, stackProgram } from "./support/pulumiMocks";
 
-interface GraphDiff {
-  added: string[];
-  removed: string[];
-  changed: string[];
-}
-
-export function diffGraphs(before: ProgramRun, after: ProgramRun): GraphDiff {
-  const a = inputsByResource(before);
-  const b = inputsByResource(after);
-  return {
-    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
-    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
-    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k)).sort(),
-  };
-}
 
 /** Resource keys with the content suffix (`-<hex or digits>`) removed: which logical things changed. */
 function kinds(keys: string[]): string[] {

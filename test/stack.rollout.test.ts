@@ -6,21 +6,11 @@
 import assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { copyProject, find, findAll, inputsByResource, key, ProgramRun, rawConfig, runProgram, stackProgram } from "./support/pulumiMocks";
+import { copyProject, diffGraphs, find, findAll, inputsByResource, key, ProgramRun, rawConfig, runProgram, stackProgram } from "./support/pulumiMocks";
 
 const ML = "azure-native:machinelearningservices";
 const POINTER = "pulumi-nodejs:dynamic/heartscoring:DefaultDeployment";
 const ASSET = "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion";
-
-function diff(before: ProgramRun, after: ProgramRun) {
-  const a = inputsByResource(before);
-  const b = inputsByResource(after);
-  return {
-    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
-    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
-    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k)).sort(),
-  };
-}
 
 const deployments = (list: unknown) => rawConfig({ deployments: JSON.stringify(list) });
 
@@ -41,7 +31,7 @@ describe("stack (mocks): roll-outs", function () {
     try {
       fs.appendFileSync(path.join(changed, "models", "heart-classifier", "MLmodel"), "\n# retrained\n");
       const after = await runProgram(stackProgram(rawConfig(), changed));
-      const d = diff(before, after);
+      const d = diffGraphs(before, after);
       assert.deepStrictEqual(d.changed, [`${ML}:BatchDeployment::uci-classifier-prepros-xgb`]);
       assert.ok(!d.changed.includes(key(POINTER, "default-deployment")) && !d.added.includes(key(POINTER, "default-deployment")));
       assert.ok(!d.changed.some((k) => k.includes(":BatchEndpoint::")), "the endpoint is not touched");
@@ -69,11 +59,11 @@ describe("stack (mocks): roll-outs", function () {
       const b = await runProgram(stackProgram(rawConfig(), project));
       fs.writeFileSync(mlmodel, original);
       const a2 = await runProgram(stackProgram(rawConfig(), project));
-      assert.deepStrictEqual(diff(a1, a2), { added: [], removed: [], changed: [] }, "A again declares the first A byte for byte");
+      assert.deepStrictEqual(diffGraphs(a1, a2), { added: [], removed: [], changed: [] }, "A again declares the first A byte for byte");
       assert.deepStrictEqual(a2.outputs, a1.outputs);
       // Going back from B re-declares A's versions under A's names and versions: on Azure (versions retained)
       // they exist, and WorkspaceAssetVersion adopts them instead of failing as azure-native's create would.
-      const back = diff(b, a2);
+      const back = diffGraphs(b, a2);
       const assetKeys = (run: ProgramRun, keys: string[]) => run.resources.filter((r) => r.type === ASSET && keys.includes(key(r.type, r.name)));
       const readded = assetKeys(a2, back.added);
       assert.deepStrictEqual(readded.map((r) => `${r.inputs.assetKind}/${r.inputs.name}`).sort(), ["components/uci_heart_classifier_scorer", "models/heart-classifier"]);
@@ -115,7 +105,7 @@ describe("stack (mocks): roll-outs", function () {
     const switched = await runProgram(
       stackProgram(deployments([{ name: "blue" }, { name: "green", default: true, models: { "heart-classifier": "models/candidate/heart-classifier" } }]), root),
     );
-    const d = diff(staged, switched);
+    const d = diffGraphs(staged, switched);
     assert.deepStrictEqual(d, { added: [], removed: [], changed: [key(POINTER, "default-deployment")] });
     const pointer = find(switched, POINTER);
     assert.strictEqual(pointer.inputs.deploymentName, "green");
@@ -129,7 +119,7 @@ describe("stack (mocks): roll-outs", function () {
       stackProgram(deployments([{ name: "blue" }, { name: "green", default: true, models: { "heart-classifier": "models/candidate/heart-classifier" } }]), root),
     );
     const removed = await runProgram(stackProgram(deployments([{ name: "green", default: true, models: { "heart-classifier": "models/candidate/heart-classifier" } }]), root));
-    const d = diff(switched, removed);
+    const d = diffGraphs(switched, removed);
     assert.deepStrictEqual(d.added, []);
     assert.deepStrictEqual(d.changed, []);
     const kinds = d.removed.map((k) => k.replace(/-[0-9a-f]{8,16}$|-[0-9]{1,9}$/, "-*")).sort();

@@ -179,3 +179,20 @@ export function stackProgram(raw: Record<string, string>, projectRoot: string = 
     return { ...createStack(config, stack, sources) };
   };
 }
+
+/** Resources (by `${type}::${name}`) a second run adds, removes, or declares with different inputs. */
+export interface GraphDiff {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+export function diffGraphs(before: ProgramRun, after: ProgramRun): GraphDiff {
+  const a = inputsByResource(before);
+  const b = inputsByResource(after);
+  return {
+    added: [...b.keys()].filter((k) => !a.has(k)).sort(),
+    removed: [...a.keys()].filter((k) => !b.has(k)).sort(),
+    changed: [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k)).sort(),
+  };
+}
