@@ -86,6 +86,9 @@ const assetVersionProvider = makeAssetVersionProvider(azureAssetVersionSeams);
 
 export type WorkspaceAssetVersionArgs = { readonly [K in keyof AssetVersionInputs]: pulumi.Input<AssetVersionInputs[K]> };
 
+/** Every version this stack registers is named and listed (not anonymous, not archived), as azure-native sent by default. */
+export const LISTED = { isAnonymous: false, isArchived: false } as const;
+
 export const ASSET_VERSION_TYPE = "pulumi-nodejs:dynamic/heartscoring:WorkspaceAssetVersion";
 
 export class WorkspaceAssetVersion extends pulumi.dynamic.Resource {

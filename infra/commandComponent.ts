@@ -1,8 +1,8 @@
 /** A command component: its code folder uploaded and registered as a code version, then the component version. */
 import * as pulumi from "@pulumi/pulumi";
 import type { WorkspaceRef } from "../lib/naming";
-import { WorkspaceAssetVersion } from "./assetVersion";
-import { FolderUpload } from "./folderUploadResource";
+import { LISTED, WorkspaceAssetVersion } from "./assetVersion";
+import { FolderUpload, folderUploadFor } from "./folderUploadResource";
 import type { CommandComponentPlan } from "./plan";
 
 export interface CommandComponentArgs {
@@ -26,11 +26,7 @@ export class CommandComponent extends pulumi.ComponentResource {
     const c = args.component;
     const ws = args.workspace;
     this.id = c.id;
-    this.upload = new FolderUpload(
-      c.code.upload.resourceName,
-      { ...ws, datastoreName: args.datastoreName, folderName: c.code.upload.folderName, hash: c.code.upload.hash, source: c.code.upload.source },
-      { parent: this },
-    );
+    this.upload = folderUploadFor(c.code.upload, ws, args.datastoreName, { parent: this });
     this.code = new WorkspaceAssetVersion(
       `${c.code.name}-${c.code.version}`,
       {
@@ -39,7 +35,7 @@ export class CommandComponent extends pulumi.ComponentResource {
         name: c.code.name,
         version: c.code.version,
         // The blob URL of the uploaded folder, as the SDK registers code; known once the upload has run.
-        properties: { codeUri: this.upload.folderUrl, isAnonymous: false, isArchived: false },
+        properties: { codeUri: this.upload.folderUrl, ...LISTED },
         retainOnDestroy: args.retainOnDestroy,
       },
       { parent: this },
@@ -51,7 +47,7 @@ export class CommandComponent extends pulumi.ComponentResource {
         assetKind: "components",
         name: c.name,
         version: c.version,
-        properties: { componentSpec: c.spec, ...(c.description ? { description: c.description } : {}), isAnonymous: false, isArchived: false },
+        properties: { componentSpec: c.spec, ...(c.description ? { description: c.description } : {}), ...LISTED },
         retainOnDestroy: args.retainOnDestroy,
       },
       { parent: this, dependsOn: [this.code, args.environment] },

@@ -16,6 +16,7 @@ import { countCall } from "../lib/callStats";
 import { getBlobDatastore } from "../lib/datastore";
 import { FolderUploadResult, uploadFolder } from "../lib/folderUpload";
 import type { WorkspaceRef } from "../lib/naming";
+import type { UploadPlan } from "./plan";
 
 export interface FolderUploadInputs extends WorkspaceRef {
   readonly datastoreName: string;
@@ -137,4 +138,13 @@ export class FolderUpload extends pulumi.dynamic.Resource {
       "FolderUpload",
     );
   }
+}
+
+/** The upload a plan describes (infra/plan.ts), to the given workspace's datastore. */
+export function folderUploadFor(upload: UploadPlan, ws: WorkspaceRef, datastoreName: string, opts: pulumi.CustomResourceOptions): FolderUpload {
+  return new FolderUpload(
+    upload.resourceName,
+    { ...ws, datastoreName, folderName: upload.folderName, hash: upload.hash, source: upload.source },
+    opts,
+  );
 }

@@ -1,7 +1,7 @@
 /** The pipeline component version, its steps pinned to the registered command component and model versions. */
 import * as pulumi from "@pulumi/pulumi";
 import type { WorkspaceRef } from "../lib/naming";
-import { WorkspaceAssetVersion } from "./assetVersion";
+import { LISTED, WorkspaceAssetVersion } from "./assetVersion";
 import type { PipelinePlan } from "./plan";
 
 export interface PipelineComponentArgs {
@@ -28,7 +28,7 @@ export class PipelineComponent extends pulumi.ComponentResource {
         assetKind: "components",
         name: p.name,
         version: p.version,
-        properties: { componentSpec: p.spec, ...(p.description ? { description: p.description } : {}), isAnonymous: false, isArchived: false },
+        properties: { componentSpec: p.spec, ...(p.description ? { description: p.description } : {}), ...LISTED },
         retainOnDestroy: args.retainOnDestroy,
       },
       { parent: this, dependsOn: [...args.references] },

@@ -1,8 +1,8 @@
 /** A model folder uploaded to the datastore and registered as a model version whose version is its content. */
 import * as pulumi from "@pulumi/pulumi";
 import type { WorkspaceRef } from "../lib/naming";
-import { WorkspaceAssetVersion } from "./assetVersion";
-import { FolderUpload } from "./folderUploadResource";
+import { LISTED, WorkspaceAssetVersion } from "./assetVersion";
+import { FolderUpload, folderUploadFor } from "./folderUploadResource";
 import type { ModelPlan } from "./plan";
 
 export interface RegisteredModelArgs {
@@ -22,11 +22,7 @@ export class RegisteredModel extends pulumi.ComponentResource {
     super("heartscoring:infra:RegisteredModel", name, {}, opts);
     const m = args.model;
     this.id = m.id;
-    this.upload = new FolderUpload(
-      m.upload.resourceName,
-      { ...args.workspace, datastoreName: args.datastoreName, folderName: m.upload.folderName, hash: m.upload.hash, source: m.upload.source },
-      { parent: this },
-    );
+    this.upload = folderUploadFor(m.upload, args.workspace, args.datastoreName, { parent: this });
     this.version = new WorkspaceAssetVersion(
       m.key,
       {
@@ -35,7 +31,7 @@ export class RegisteredModel extends pulumi.ComponentResource {
         name: m.name,
         version: m.version,
         // For mlflow_model the service reads MLmodel in the folder and fills in the flavors itself.
-        properties: { modelType: m.modelType, modelUri: m.uri, isAnonymous: false, isArchived: false },
+        properties: { modelType: m.modelType, modelUri: m.uri, ...LISTED },
         retainOnDestroy: args.retainOnDestroy,
       },
       { parent: this, dependsOn: [this.upload] },

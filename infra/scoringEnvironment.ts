@@ -1,7 +1,7 @@
 /** The environment version both command components run in: the image plus the conda file from components/. */
 import * as pulumi from "@pulumi/pulumi";
 import type { WorkspaceRef } from "../lib/naming";
-import { WorkspaceAssetVersion } from "./assetVersion";
+import { LISTED, WorkspaceAssetVersion } from "./assetVersion";
 import type { EnvironmentPlan } from "./plan";
 
 export interface ScoringEnvironmentArgs {
@@ -33,8 +33,7 @@ export class ScoringEnvironment extends pulumi.ComponentResource {
           // The image is used as is: no rebuild when the base image moves (a new version is a new content hash).
           autoRebuild: "Disabled",
           ...(e.description ? { description: e.description } : {}),
-          isAnonymous: false,
-          isArchived: false,
+          ...LISTED,
         },
         retainOnDestroy: args.retainOnDestroy,
       },
