@@ -7,6 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { CliError, ExitCode } from "../exitCodes";
+import { sleep } from "../azure/retry";
 import { localFolderSource } from "../pull/sources";
 import type { PullSource } from "../pull/pullFiles";
 import { isFinalStatus, listLocalRuns, LocalRunNotFoundError, readLocalRun, runFile } from "../local/runner";
@@ -44,7 +45,7 @@ export async function localInvoke(a: LocalInvokeArgs): Promise<{ runId: string }
   for (;;) {
     if (fs.existsSync(file)) break;
     if (exitCode !== undefined) {
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20); // let the worker's last stderr arrive
       const msg = stderr.trim() || `the local worker exited with code ${exitCode}`;
       throw new CliError(exitCode === ExitCode.Usage ? ExitCode.Usage : ExitCode.Internal, msg);
     }
@@ -52,7 +53,7 @@ export async function localInvoke(a: LocalInvokeArgs): Promise<{ runId: string }
       process.kill(child.pid!, "SIGTERM");
       throw new CliError(ExitCode.Interrupted, "interrupted before the local run started");
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   child.stderr!.destroy();
   child.unref();
