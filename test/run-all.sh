@@ -33,12 +33,18 @@ print(t - f - k, f)
 PY
 }
 
+# HEART_TEST_SUITES=mocha|pytest runs one suite alone (a developer's shortcut; CI runs both).
+suites="${HEART_TEST_SUITES:-pytest mocha}"
+py_rc=0 py_pass=0 py_fail=0 mocha_rc=0 m_pass=0 m_fail=0
+if [[ " $suites " == *" pytest "* ]]; then
 echo "== pytest (test/python)"
 "$python" -m pytest -q -p no:cacheprovider --junitxml="$work/pytest.xml" test/python
 py_rc=$?
 read -r py_pass py_fail < <(counts "$work/pytest.xml")
 [[ $py_rc -ne 0 && $py_fail -eq 0 ]] && py_fail=1
+fi
 
+if [[ " $suites " == *" mocha "* ]]; then
 echo "== mocha (test/**/*.test.ts)"
 npx mocha "$@" | tee "$work/mocha.out"
 mocha_rc=${PIPESTATUS[0]}
@@ -46,6 +52,7 @@ line="$(grep -E '^mocha: [0-9]+ passed, [0-9]+ failed' "$work/mocha.out" | tail 
 m_pass="$(sed -E 's/^mocha: ([0-9]+) passed.*/\1/' <<<"$line")"; m_pass="${m_pass:-0}"
 m_fail="$(sed -E 's/^mocha: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")"; m_fail="${m_fail:-0}"
 [[ $mocha_rc -ne 0 && $m_fail -eq 0 ]] && m_fail=1
+fi
 
 echo
 echo "tests: $((py_pass + m_pass)) passed, $((py_fail + m_fail)) failed"
