@@ -13,6 +13,7 @@
 import * as path from "path";
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
+import { cloudFromEnv } from "./cloud";
 import { countCall } from "./callStats";
 import { hashFolder, HashedFile } from "./contentHash";
 import { inPool } from "./pool";
@@ -116,7 +117,7 @@ export async function uploadFolder(localDir: string, target: BlobTarget, opts: U
   // Sorted by path, as the SDK sorts: the first file carries the completion mark.
   const indicator = blobName(files[0]);
 
-  const container = new BlobServiceClient(target.blobServiceUrl, target.credential).getContainerClient(target.containerName);
+  const container = new BlobServiceClient(target.blobServiceUrl, target.credential, { audience: cloudFromEnv().storageScope }).getContainerClient(target.containerName);
   try {
     if (await isUploadComplete(container, indicator, opts.signal)) {
       return { path: prefix, hash, uploaded: false, files: files.length, bytes };

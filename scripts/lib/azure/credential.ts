@@ -1,19 +1,34 @@
 /**
- * The scripts' credential (DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI, …)
- * and the token audiences they ask for; and the one mapping from Azure SDK errors to exit codes.
+ * The scripts' credential (lib/azureCredential.ts: GitHub OIDC in CI, the developer's sign-in elsewhere) and the
+ * token scopes of the cloud they talk to (lib/cloud.ts); and the one mapping from Azure SDK errors to exit codes.
  */
 import type { TokenCredential } from "@azure/core-auth";
-import { DefaultAzureCredential } from "@azure/identity";
+import { azureCredential } from "../../../lib/azureCredential";
+import { CLOUDS, cloudFromEnv } from "../../../lib/cloud";
 import { CliError, ExitCode } from "../exitCodes";
 
-/** Data plane of batch endpoints (invoke). */
-export const ML_SCOPE = "https://ml.azure.com/.default";
-/** Blob storage (uploads and downloads). */
-export const STORAGE_SCOPE = "https://storage.azure.com/.default";
-export { ARM_SCOPE } from "../../../lib/armClient";
+/** The public cloud's scopes; code asks cloudScopes() for the configured cloud's. */
+export const ML_SCOPE = CLOUDS.AzureCloud.mlScope;
+export const STORAGE_SCOPE = CLOUDS.AzureCloud.storageScope;
+export const ARM_SCOPE = CLOUDS.AzureCloud.armScope;
 
-export function defaultCredential(): TokenCredential {
-  return new DefaultAzureCredential();
+/** The token scopes of the configured cloud: ARM, the Azure ML data plane (invoke), blob storage. */
+export function cloudScopes(env: NodeJS.ProcessEnv = process.env): { arm: string; ml: string; storage: string } {
+  try {
+    const c = cloudFromEnv(env);
+    return { arm: c.armScope, ml: c.mlScope, storage: c.storageScope };
+  } catch (e) {
+    throw toCliError(e, "choosing the Azure cloud");
+  }
+}
+
+/** The one credential (see lib/azureCredential.ts); bad cloud or sign-in settings are a usage error (exit 2). */
+export function defaultCredential(env: NodeJS.ProcessEnv = process.env): TokenCredential {
+  try {
+    return azureCredential(env);
+  } catch (e) {
+    throw toCliError(e, "signing in to Azure");
+  }
 }
 
 interface RestLike {
@@ -39,6 +54,7 @@ export function isAuthError(e: unknown): boolean {
     r?.statusCode === 403 ||
     r?.name === "CredentialUnavailableError" ||
     r?.name === "AuthenticationError" ||
+    r?.name === "GithubIdTokenError" ||
     r?.name === "AggregateAuthenticationError"
   );
 }
@@ -55,11 +71,12 @@ export function toCliError(e: unknown, what: string): CliError {
   if (e instanceof CliError) return e;
   const r = e as RestLike;
   if ((e as Error)?.name === "AbortError") return new CliError(ExitCode.Interrupted, `${what}: interrupted`);
+  if ((e as Error)?.name === "CloudError" || (e as Error)?.name === "SignInConfigError") return new CliError(ExitCode.Usage, `${what}: ${(e as Error).message}`);
   if (isAuthError(e)) {
     const how =
       r.statusCode === 403
         ? "the signed-in identity lacks permission (AzureML Data Scientist on the workspace; Storage Blob Data Contributor on its storage)"
-        : "sign in (az login, or the AZURE_* variables of a service principal / workload identity) and try again";
+        : "sign in (az login, or the AZURE_* variables of a service principal / workload identity; in GitHub Actions, `permissions: id-token: write` and ARM_CLIENT_ID / ARM_TENANT_ID of an identity federated for this job) and try again";
     return new CliError(ExitCode.Auth, `${what}: ${r.statusCode ? `HTTP ${r.statusCode}: ` : ""}${serviceMessage(e).split("\n")[0]}`, how);
   }
   if (isTransient(e)) {

@@ -1,6 +1,7 @@
 /** Where pull reads from: a blob folder (Azure ML datastore) or a local folder (the local runner's output). */
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
+import { cloudFromEnv } from "../../../lib/cloud";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import { Transform } from "stream";
@@ -12,7 +13,7 @@ export function blobFolderSource(
   target: { blobServiceUrl: string; containerName: string; prefix: string; credential: TokenCredential },
   opts: { maxRetryRequests?: number } = {},
 ): PullSource & { container: ContainerClient } {
-  const container = new BlobServiceClient(target.blobServiceUrl, target.credential, { retryOptions: { maxTries: 6, retryDelayInMs: 500 } }).getContainerClient(target.containerName);
+  const container = new BlobServiceClient(target.blobServiceUrl, target.credential, { audience: cloudFromEnv().storageScope, retryOptions: { maxTries: 6, retryDelayInMs: 500 } }).getContainerClient(target.containerName);
   const prefix = target.prefix.endsWith("/") || target.prefix === "" ? target.prefix : `${target.prefix}/`;
   return {
     container,
