@@ -58,7 +58,7 @@ export function readHeaderLine(file: string): string | undefined {
       length += n;
       let text = buf.subarray(0, length).toString("utf8");
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      const lines = text.split("\n");
+      const lines = text.split(/\r\n|\n|\r/); // \r alone ends a line too, as for the csv module and pandas
       const complete = n === 0 ? lines : lines.slice(0, -1);
       const header = complete.find((l) => l.trim() !== "");
       if (header !== undefined) return header.replace(/\r$/, "");
