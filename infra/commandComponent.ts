@@ -1,28 +1,31 @@
-/** A command component: its code folder uploaded and registered as a code version, then the component version. */
+/**
+ * A pipeline step's component (command or parallel): its code folder uploaded and registered as a code version,
+ * then the component version. The Pulumi type says which kind it is (CommandComponent, ParallelComponent).
+ */
 import * as pulumi from "@pulumi/pulumi";
 import type { WorkspaceRef } from "../lib/naming";
 import { LISTED, WorkspaceAssetVersion } from "./assetVersion";
 import { FolderUpload, folderUploadFor } from "./folderUploadResource";
-import type { CommandComponentPlan } from "./plan";
+import type { ComponentPlan } from "./plan";
 
-export interface CommandComponentArgs {
+export interface StepComponentArgs {
   readonly workspace: WorkspaceRef;
   readonly datastoreName: string;
-  readonly component: CommandComponentPlan;
+  readonly component: ComponentPlan;
   /** The environment version the spec names; registered first. */
   readonly environment: pulumi.Resource;
   /** Leave the versions in the workspace on destroy (infra/assetVersion.ts). */
   readonly retainOnDestroy: boolean;
 }
 
-export class CommandComponent extends pulumi.ComponentResource {
+export class StepComponent extends pulumi.ComponentResource {
   readonly upload: FolderUpload;
   readonly code: WorkspaceAssetVersion;
   readonly version: WorkspaceAssetVersion;
   readonly id: string;
 
-  constructor(name: string, args: CommandComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("heartscoring:infra:CommandComponent", name, {}, opts);
+  constructor(name: string, args: StepComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(args.component.kind === "parallel" ? "heartscoring:infra:ParallelComponent" : "heartscoring:infra:CommandComponent", name, {}, opts);
     const c = args.component;
     const ws = args.workspace;
     this.id = c.id;

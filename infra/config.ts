@@ -24,7 +24,12 @@ export const DEFAULTS = {
   deploymentName: "uci-classifier-prepros-xgb",
   datastoreName: "workspaceblobstore",
   retainAssetsOnDestroy: true,
+  /** Worker processes per node: the 4 vCPUs of the default vmSize (Standard_DS3_v2). */
+  maxConcurrencyPerInstance: 4,
 } as const;
+
+/** Upper bounds of the parallel settings (retry_settings.timeout: the CLI v2 reference's (0, 259200]). */
+export const PARALLEL_LIMITS = { maxConcurrencyPerInstance: 64, miniBatchTimeout: 259200 } as const;
 
 /** Every key the stack reads (in the project's config namespace). */
 export const CONFIG_KEYS = [
@@ -44,6 +49,12 @@ export const CONFIG_KEYS = [
   "datastoreName",
   "retainAssetsOnDestroy",
   "tags",
+  "instanceCount",
+  "maxConcurrencyPerInstance",
+  "miniBatchSize",
+  "maxRetries",
+  "miniBatchTimeout",
+  "miniBatchErrorThreshold",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 /** Config values as Pulumi holds them: strings (structured values as JSON text), or absent. */
@@ -67,10 +78,30 @@ export interface ComputeConfig {
   readonly vmPriority?: VmPriority;
 }
 
+/**
+ * How the parallel steps (prepare, score) run on the cluster; set on every parallel node of the registered
+ * pipeline. A field left out keeps the value in the component's YAML (components/<step>/<step>.yml).
+ */
+export interface ParallelConfig {
+  /** Nodes a parallel step runs on (resources.instance_count), 1..maxNodes. @default maxNodes */
+  readonly instanceCount: number;
+  /** Worker processes per node. @default 4 (the vCPUs of Standard_DS3_v2) */
+  readonly maxConcurrencyPerInstance: number;
+  /** Files per mini-batch. @default the component YAML's (1) */
+  readonly miniBatchSize?: number;
+  /** Retries of a failed or timed-out mini-batch (retry_settings.max_retries). @default the component YAML's (2) */
+  readonly maxRetries?: number;
+  /** Seconds one run(mini_batch) call may take (retry_settings.timeout). @default the component YAML's (600) */
+  readonly miniBatchTimeoutSeconds?: number;
+  /** Failed mini-batches tolerated before the step fails; -1 tolerates all. @default the component YAML's (0) */
+  readonly miniBatchErrorThreshold?: number;
+}
+
 export interface StackConfig {
   readonly workspace: WorkspaceRef;
   readonly location: string;
   readonly compute: ComputeConfig;
+  readonly parallel: ParallelConfig;
   readonly endpointBaseName: string;
   readonly datastoreName: string;
   /** Exactly one has isDefault. */
@@ -189,6 +220,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): StackCon
     if (!vmPriority) problems.push(`${key("vmPriority")} = ${JSON.stringify(priority)} is not valid: expected one of ${VM_PRIORITIES.join(", ")}`);
   }
 
+  const parallel = readParallel(str, key, maxNodes, problems);
+
   const endpointBaseName = str("endpointBaseName") ?? DEFAULTS.endpointBaseName;
   const baseProblem = endpointBaseNameProblem(endpointBaseName);
   if (baseProblem) problems.push(`${key("endpointBaseName")} = ${JSON.stringify(endpointBaseName)} ${baseProblem}`);
@@ -222,11 +255,60 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): StackCon
     workspace,
     location,
     compute: { name: computeName, vmSize, minNodes, maxNodes, ...(idleSeconds !== undefined ? { idleSeconds } : {}), ...(vmPriority ? { vmPriority } : {}) },
+    parallel,
     endpointBaseName,
     datastoreName,
     deployments,
     retainAssetsOnDestroy,
     tags,
+  };
+}
+
+function readParallel(
+  str: (k: ConfigKey) => string | undefined,
+  key: (k: ConfigKey) => string,
+  maxNodes: number,
+  problems: string[],
+): ParallelConfig {
+  const int = (k: ConfigKey, min: number, max: number, accepted: string, parse: (v: string) => number | undefined = (v) => (/^-?\d+$/.test(v) ? Number(v) : undefined)): number | undefined => {
+    const v = str(k);
+    if (v === undefined) return undefined;
+    const n = parse(v);
+    if (n === undefined || n < min || n > max) {
+      problems.push(`${key(k)} = ${JSON.stringify(v)} is not valid: ${accepted}`);
+      return undefined;
+    }
+    return n;
+  };
+  // An invalid maxNodes is reported on its own key; instanceCount is then only checked to be >= 1.
+  const nodes = maxNodes >= 1 ? maxNodes : undefined;
+  const instanceCount =
+    int(
+      "instanceCount",
+      1,
+      nodes ?? Number.MAX_SAFE_INTEGER,
+      `expected a whole number of nodes from 1 to ${key("maxNodes")} (${nodes ?? "?"}): a parallel step cannot use more nodes than the cluster has`,
+    ) ?? nodes ?? 1;
+  const maxConcurrencyPerInstance =
+    int("maxConcurrencyPerInstance", 1, PARALLEL_LIMITS.maxConcurrencyPerInstance, `expected a whole number of worker processes per node from 1 to ${PARALLEL_LIMITS.maxConcurrencyPerInstance} (usually the node's vCPUs)`) ??
+    DEFAULTS.maxConcurrencyPerInstance;
+  const miniBatchSize = int("miniBatchSize", 1, Number.MAX_SAFE_INTEGER, "expected a whole number of files per mini-batch >= 1");
+  const maxRetries = int("maxRetries", 0, 100, "expected a whole number of retries from 0 to 100");
+  const miniBatchTimeoutSeconds = int(
+    "miniBatchTimeout",
+    1,
+    PARALLEL_LIMITS.miniBatchTimeout,
+    `expected the seconds one mini-batch may take, from 1 to ${PARALLEL_LIMITS.miniBatchTimeout}: whole seconds or an ISO-8601 duration such as PT10M`,
+    parseDurationSeconds,
+  );
+  const miniBatchErrorThreshold = int("miniBatchErrorThreshold", -1, Number.MAX_SAFE_INTEGER, "expected a whole number >= -1 (failed mini-batches tolerated; -1 tolerates all, 0 fails the step on the first)");
+  return {
+    instanceCount,
+    maxConcurrencyPerInstance,
+    ...(miniBatchSize !== undefined ? { miniBatchSize } : {}),
+    ...(maxRetries !== undefined ? { maxRetries } : {}),
+    ...(miniBatchTimeoutSeconds !== undefined ? { miniBatchTimeoutSeconds } : {}),
+    ...(miniBatchErrorThreshold !== undefined ? { miniBatchErrorThreshold } : {}),
   };
 }
 

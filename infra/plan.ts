@@ -6,11 +6,11 @@
  */
 import * as path from "path";
 import { hashFolder } from "../lib/contentHash";
-import { CommandComponent, EnvironmentDefinition, loadEnvironment, loadPipeline, modelReferences, PipelineDefinition } from "../lib/componentYaml";
-import { commandComponentSpec, ComponentSpecJson, pipelineComponentSpec } from "../lib/componentSpec";
+import { EnvironmentDefinition, loadEnvironment, loadPipeline, modelReferences, ParallelSettings, PipelineDefinition, StepComponent } from "../lib/componentYaml";
+import { componentSpec, ComponentSpecJson, pipelineComponentSpec } from "../lib/componentSpec";
 import { contentPath } from "../lib/folderUpload";
 import { assetVersion, assetVersionId, canonicalJson, datastoreUri, endpointName, modelVersion, sha256Hex, WorkspaceRef } from "../lib/naming";
-import type { ComputeConfig, StackConfig } from "./config";
+import type { ComputeConfig, ParallelConfig, StackConfig } from "./config";
 
 export interface Sources {
   /** The project directory: model folders in config and upload sources are relative to it. */
@@ -58,7 +58,9 @@ export interface EnvironmentPlan {
   readonly description?: string;
 }
 
-export interface CommandComponentPlan {
+/** A pipeline step's component (command or parallel): its code version and its component version. */
+export interface ComponentPlan {
+  readonly kind: "command" | "parallel";
   readonly name: string;
   readonly version: string;
   readonly id: string;
@@ -98,8 +100,10 @@ export interface StackPlan {
   readonly retainAssetsOnDestroy: boolean;
   readonly tags: Readonly<Record<string, string>>;
   readonly environment: EnvironmentPlan;
-  /** In pipeline step order. */
-  readonly commandComponents: readonly CommandComponentPlan[];
+  /** The steps' components, in pipeline step order. */
+  readonly components: readonly ComponentPlan[];
+  /** What the stack sets on every parallel node (config over the component YAML). */
+  readonly parallel: ParallelSettings;
   readonly models: readonly ModelPlan[];
   readonly pipelines: readonly PipelinePlan[];
   /** The default deployment first, then the others in config order. */
@@ -134,14 +138,15 @@ export function planEnvironment(ws: WorkspaceRef, env: EnvironmentDefinition): E
   };
 }
 
-export function planCommandComponent(ws: WorkspaceRef, projectRoot: string, component: CommandComponent, environment: EnvironmentPlan): CommandComponentPlan {
+export function planComponent(ws: WorkspaceRef, projectRoot: string, component: StepComponent, environment: EnvironmentPlan): ComponentPlan {
   const name = component.spec.name;
   const upload = planUpload(projectRoot, component.codeDir, `${name}-code`);
   const codeName = `${name}-code`;
   const codeVersion = assetVersion(upload.hash);
   const codeId = assetVersionId(ws, "codes", codeName, codeVersion);
-  const { version, spec } = commandComponentSpec(component, { codeId, environmentIds: { [environment.name]: environment.id } });
+  const { version, spec } = componentSpec(component, { codeId, environmentIds: { [environment.name]: environment.id } });
   return {
+    kind: component.kind,
     name,
     version,
     id: assetVersionId(ws, "components", name, version),
@@ -165,13 +170,29 @@ export function planModel(ws: WorkspaceRef, datastoreName: string, projectRoot: 
   };
 }
 
+/** Stack config → the node settings in the YAML's own shape; fields left out keep the component's values. */
+export function parallelSettings(p: ParallelConfig): ParallelSettings {
+  const retry = {
+    ...(p.maxRetries !== undefined ? { max_retries: p.maxRetries } : {}),
+    ...(p.miniBatchTimeoutSeconds !== undefined ? { timeout: p.miniBatchTimeoutSeconds } : {}),
+  };
+  return {
+    resources: { instance_count: p.instanceCount },
+    max_concurrency_per_instance: p.maxConcurrencyPerInstance,
+    ...(p.miniBatchSize !== undefined ? { mini_batch_size: String(p.miniBatchSize) } : {}),
+    ...(p.miniBatchErrorThreshold !== undefined ? { mini_batch_error_threshold: p.miniBatchErrorThreshold } : {}),
+    ...(Object.keys(retry).length > 0 ? { retry_settings: retry } : {}),
+  };
+}
+
 export function planStack(config: StackConfig, stack: string, sources: Sources): StackPlan {
   const ws = config.workspace;
   const pipeline: PipelineDefinition = loadPipeline(sources.pipelineFile);
   const environment = planEnvironment(ws, loadEnvironment(sources.environmentFile));
-  const commandComponents = pipeline.steps.map((s) => s.component).filter((c, i, all) => all.findIndex((o) => o.spec.name === c.spec.name) === i)
-    .map((c) => planCommandComponent(ws, sources.projectRoot, c, environment));
-  const componentIds = Object.fromEntries(commandComponents.map((c) => [c.name, c.id]));
+  const components = pipeline.steps.map((s) => s.component).filter((c, i, all) => all.findIndex((o) => o.spec.name === c.spec.name) === i)
+    .map((c) => planComponent(ws, sources.projectRoot, c, environment));
+  const componentIds = Object.fromEntries(components.map((c) => [c.name, c.id]));
+  const parallel = parallelSettings(config.parallel);
   const refs = modelReferences(pipeline);
 
   const models = new Map<string, ModelPlan>();
@@ -180,7 +201,7 @@ export function planStack(config: StackConfig, stack: string, sources: Sources):
   const deployments: DeploymentPlan[] = ordered.map((d) => {
     const bound = refs.map((r) => planModel(ws, config.datastoreName, sources.projectRoot, r.name, r.type, d.models[r.name] ?? `models/${r.name}`));
     for (const m of bound) if (!models.has(m.key)) models.set(m.key, m);
-    const { version, spec } = pipelineComponentSpec(pipeline, { componentIds, modelIds: Object.fromEntries(bound.map((m) => [m.name, m.id])) });
+    const { version, spec } = pipelineComponentSpec(pipeline, { componentIds, modelIds: Object.fromEntries(bound.map((m) => [m.name, m.id])), parallel });
     const key = `${pipeline.spec.name}-${version}`;
     const id = assetVersionId(ws, "components", pipeline.spec.name, version);
     if (!pipelines.has(key)) {
@@ -207,7 +228,8 @@ export function planStack(config: StackConfig, stack: string, sources: Sources):
     retainAssetsOnDestroy: config.retainAssetsOnDestroy,
     tags: config.tags,
     environment,
-    commandComponents,
+    components,
+    parallel,
     models: [...models.values()],
     pipelines: [...pipelines.values()],
     deployments,

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
 import { BatchCluster } from "./batchCluster";
-import { CommandComponent } from "./commandComponent";
+import { StepComponent } from "./commandComponent";
 import type { StackConfig } from "./config";
 import { DefaultDeployment } from "./defaultDeployment";
 import { PipelineComponent } from "./pipelineComponent";
@@ -37,7 +37,7 @@ export interface StackOutputs {
 export interface StackVersions {
   /** Model name → version, as the default deployment binds them. */
   readonly models: Record<string, string>;
-  /** Component name (command components and the pipeline) → version (the pipeline's: the default deployment's). */
+  /** Component name (the steps' components and the pipeline) → version (the pipeline's: the default deployment's). */
   readonly components: Record<string, string>;
   /** Environment name → version. */
   readonly environment: Record<string, string>;
@@ -72,8 +72,8 @@ export class HeartScoring extends pulumi.ComponentResource {
 
     const environment = new ScoringEnvironment(plan.environment.name, { workspace: ws, environment: plan.environment, retainOnDestroy }, child);
 
-    const components = plan.commandComponents.map(
-      (c) => new CommandComponent(c.name, { workspace: ws, datastoreName: plan.datastoreName, component: c, environment: environment.version, retainOnDestroy }, child),
+    const components = plan.components.map(
+      (c) => new StepComponent(c.name, { workspace: ws, datastoreName: plan.datastoreName, component: c, environment: environment.version, retainOnDestroy }, child),
     );
 
     const models = new Map(
@@ -153,9 +153,9 @@ export function versionsOf(plan: StackPlan): StackVersions {
   const pipeline = plan.pipelines.find((p) => p.key === defaultPlan.pipelineKey)!;
   return {
     models: { ...defaultPlan.modelVersions },
-    components: { ...Object.fromEntries(plan.commandComponents.map((c) => [c.name, c.version])), [pipeline.name]: pipeline.version },
+    components: { ...Object.fromEntries(plan.components.map((c) => [c.name, c.version])), [pipeline.name]: pipeline.version },
     environment: { [plan.environment.name]: plan.environment.version },
-    code: Object.fromEntries(plan.commandComponents.map((c) => [c.code.name, c.code.version])),
+    code: Object.fromEntries(plan.components.map((c) => [c.code.name, c.code.version])),
   };
 }
 

@@ -15,10 +15,21 @@
  *    `_get_component_id`, entities/_job/pipeline/_io/mixin.py `_to_rest_inputs`/`_to_rest_outputs`,
  *    operations/_job_operations.py `_resolve_job_input` → _operation_orchestrator.py `get_asset_arm_id`):
  *    snake_case keys, and both componentId and a model input's uri as the plain ARM id (no `azureml:` prefix).
+ *  - parallel component (azure-ai-ml _schema/component/parallel_component.py, parallel_task.py,
+ *    retry_settings.py; entities/_component/parallel_component.py): the YAML's keys, `task.code` and
+ *    `task.environment` as `azureml:<ARM id>` (entities/_builders/parallel.py strips that prefix on the way
+ *    back), `mini_batch_size` as a string (the schema's fields.Str dumps the entity's int), `resources:
+ *    {instance_count}`, `retry_settings: {max_retries, timeout}`, `max_concurrency_per_instance`,
+ *    `mini_batch_error_threshold`, `logging_level`, `input_data: "${{inputs.X}}"`.
+ *  - a parallel node in a pipeline (entities/_builders/parallel.py `_to_rest_object`): `type: "parallel"`,
+ *    componentId, inputs, outputs, plus the run settings that override the component's: `resources`
+ *    (`{instance_count}`), `max_concurrency_per_instance`, `mini_batch_size` (an integer there: the node's
+ *    __init__ converts it), `mini_batch_error_threshold`, `retry_settings`, `logging_level`.
  * The version is derived from the spec itself (every field but `version`), so any change to the YAML or to
  * what it references gives a new version, and nothing else does.
  */
-import type { CommandComponent, InputSpec, OutputSpec, PipelineDefinition, StepInput } from "./componentYaml";
+import { effectiveParallelSettings } from "./componentYaml";
+import type { CommandComponent, InputSpec, OutputSpec, ParallelComponent, ParallelSettings, PipelineDefinition, StepComponent, StepInput } from "./componentYaml";
 import { assetVersion, azuremlRef, canonicalJson, sha256Hex } from "./naming";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -48,7 +59,7 @@ function ports(specs: Record<string, InputSpec | OutputSpec>): ComponentSpecJson
 /** The fields every component spec starts with, in the YAML's own keys (key order matters to nobody: hashes use canonical JSON). */
 function header(
   s: { $schema?: string; name: string; display_name?: string; description?: string; inputs: Record<string, InputSpec>; outputs: Record<string, OutputSpec> },
-  type: "command" | "pipeline",
+  type: "command" | "parallel" | "pipeline",
 ): Record<string, unknown> {
   return { $schema: s.$schema, name: s.name, display_name: s.display_name, description: s.description, type, inputs: ports(s.inputs), outputs: ports(s.outputs) };
 }
@@ -67,16 +78,26 @@ export interface CommandRefs {
   readonly environmentIds: Readonly<Record<string, string>>;
 }
 
-export function commandComponentSpec(component: CommandComponent, refs: CommandRefs): VersionedSpec {
-  const s = component.spec;
-  const envName = /^azureml:([^@:]+)(?:@latest)?$/.exec(s.environment)?.[1];
+function environmentId(file: string, environment: string, refs: CommandRefs): string {
+  const envName = /^azureml:([^@:]+)(?:@latest)?$/.exec(environment)?.[1];
   const envId = envName ? refs.environmentIds[envName] : undefined;
   if (!envId) {
     throw new ComponentSpecError([
-      `${component.file}: environment ${s.environment} is not one the stack registers ` +
+      `${file}: environment ${environment} is not one the stack registers ` +
         `(expected azureml:<name>@latest with <name> one of: ${Object.keys(refs.environmentIds).join(", ") || "none"})`,
     ]);
   }
+  return envId;
+}
+
+/** The spec of a pipeline step's component, whichever its type. */
+export function componentSpec(component: StepComponent, refs: CommandRefs): VersionedSpec {
+  return component.kind === "parallel" ? parallelComponentSpec(component, refs) : commandComponentSpec(component, refs);
+}
+
+export function commandComponentSpec(component: CommandComponent, refs: CommandRefs): VersionedSpec {
+  const s = component.spec;
+  const envId = environmentId(component.file, s.environment, refs);
   return versioned(
     clean({
       ...header(s, "command"),
@@ -87,11 +108,55 @@ export function commandComponentSpec(component: CommandComponent, refs: CommandR
   );
 }
 
+/** Run settings in the snake_case shape the component and node JSON take (mini_batch_size as the YAML's string). */
+function settingsJson(s: ParallelSettings, miniBatchSize: (v: string) => Json): Record<string, unknown> {
+  return {
+    resources: s.resources ? { ...s.resources } : undefined,
+    max_concurrency_per_instance: s.max_concurrency_per_instance,
+    mini_batch_size: s.mini_batch_size === undefined ? undefined : miniBatchSize(s.mini_batch_size),
+    mini_batch_error_threshold: s.mini_batch_error_threshold,
+    retry_settings: s.retry_settings ? { ...s.retry_settings } : undefined,
+    logging_level: s.logging_level,
+  };
+}
+
+export function parallelComponentSpec(component: ParallelComponent, refs: CommandRefs): VersionedSpec {
+  const s = component.spec;
+  const envId = environmentId(component.file, s.task.environment, refs);
+  return versioned(
+    clean({
+      ...header(s, "parallel"),
+      input_data: s.input_data,
+      ...settingsJson(effectiveParallelSettings(component), (v) => v),
+      task: clean({
+        type: s.task.type,
+        code: azuremlRef(refs.codeId),
+        entry_script: s.task.entry_script,
+        environment: azuremlRef(envId),
+        program_arguments: s.task.program_arguments,
+      }),
+    }),
+  );
+}
+
 export interface PipelineRefs {
   /** Command component name → ARM id of its registered version. */
   readonly componentIds: Readonly<Record<string, string>>;
   /** Model name → ARM id of the model version this pipeline binds. */
   readonly modelIds: Readonly<Record<string, string>>;
+  /** Run settings the stack sets on every parallel node (over the pipeline YAML's node and the component's). */
+  readonly parallel?: ParallelSettings;
+}
+
+/** A node's settings: the pipeline YAML's node over the component's, and the stack's over both. */
+function nodeSettings(component: ParallelComponent, node: ParallelSettings, stack: ParallelSettings = {}): ParallelSettings {
+  const yaml = effectiveParallelSettings(component, node);
+  const merged: Record<string, unknown> = { ...yaml };
+  for (const [k, v] of Object.entries(stack)) {
+    if (v === undefined) continue;
+    merged[k] = typeof v === "object" ? { ...(yaml as Record<string, object | undefined>)[k], ...v } : v;
+  }
+  return merged as ParallelSettings;
 }
 
 function stepInput(where: string, input: StepInput, refs: PipelineRefs, problems: string[]): Json {
@@ -128,7 +193,11 @@ export function pipelineComponentSpec(pipeline: PipelineDefinition, refs: Pipeli
       if (ref) outputs[name] = { type: "literal", value: `\${{parent.outputs.${ref.name}}}` };
     }
     // componentId is the plain ARM id (no "azureml:" prefix): what azure-ai-ml sends and the 2023 recording shows.
-    jobs[step.name] = { name: step.name, type: "command", componentId: componentId ?? null, inputs, outputs };
+    const node: ComponentSpecJson = { name: step.name, type: step.component.kind, componentId: componentId ?? null, inputs, outputs };
+    if (step.component.kind === "parallel") {
+      Object.assign(node, clean(settingsJson(nodeSettings(step.component, step.settings, refs.parallel), (v) => Number(v))));
+    }
+    jobs[step.name] = node;
   }
   if (problems.length > 0) throw new ComponentSpecError(problems);
   return versioned(

@@ -45,11 +45,72 @@ export interface CommandComponentSpec {
 }
 
 export interface CommandComponent {
+  readonly kind: "command";
   /** Absolute path of the YAML file. */
   readonly file: string;
   /** Absolute path of the code folder (`code:` resolved against the YAML's folder). */
   readonly codeDir: string;
   readonly spec: CommandComponentSpec;
+}
+
+/** Logging levels a parallel step accepts (azure-ai-ml ParallelComponentSchema.logging_level). */
+export const PARALLEL_LOGGING_LEVELS = ["DEBUG", "INFO", "WARNING"] as const;
+/** retry_settings.timeout must lie in (0, 259200] seconds (CLI v2 parallel job reference). */
+export const PARALLEL_TIMEOUT_MAX = 259200;
+
+/**
+ * The run settings of a parallel step, as CLI v2 YAML writes them: on the component (its defaults) and on a
+ * pipeline's `jobs.<step>` node (overrides). `mini_batch_size` counts files: the only meaning it has for a
+ * uri_folder input (sizes such as "10kb" apply to mltable inputs, which this project has none of).
+ */
+export interface ParallelSettings {
+  readonly resources?: { readonly instance_count?: number };
+  readonly max_concurrency_per_instance?: number;
+  readonly mini_batch_size?: string;
+  readonly mini_batch_error_threshold?: number;
+  readonly retry_settings?: { readonly max_retries?: number; readonly timeout?: number };
+  readonly logging_level?: (typeof PARALLEL_LOGGING_LEVELS)[number];
+}
+
+export interface ParallelTask {
+  readonly type: "run_function";
+  readonly code: string;
+  readonly entry_script: string;
+  readonly environment: string;
+  readonly program_arguments?: string;
+}
+
+/** A parallel component's YAML (CLI v2 parallelComponent schema), as written. */
+export interface ParallelComponentSpec extends ParallelSettings {
+  readonly $schema?: string;
+  readonly name: string;
+  readonly display_name?: string;
+  readonly description?: string;
+  readonly type: "parallel";
+  readonly version?: string;
+  readonly inputs: Record<string, InputSpec>;
+  readonly outputs: Record<string, OutputSpec>;
+  /** `${{inputs.X}}`: the input whose files are split into mini-batches. */
+  readonly input_data: string;
+  readonly task: ParallelTask;
+}
+
+export interface ParallelComponent {
+  readonly kind: "parallel";
+  readonly file: string;
+  /** Absolute path of the code folder (`task.code` resolved against the YAML's folder). */
+  readonly codeDir: string;
+  /** The input named by `input_data`. */
+  readonly inputData: string;
+  readonly spec: ParallelComponentSpec;
+}
+
+/** A pipeline step's component. */
+export type StepComponent = CommandComponent | ParallelComponent;
+
+/** The command line a step runs: a command component's `command`, a parallel one's `task.program_arguments`. */
+export function componentArguments(component: StepComponent): string {
+  return component.kind === "command" ? component.spec.command : component.spec.task.program_arguments ?? "";
 }
 
 /** How a step input is bound in the pipeline YAML. */
@@ -73,7 +134,9 @@ export interface AssetRef {
 
 export interface PipelineStep {
   readonly name: string;
-  readonly component: CommandComponent;
+  readonly component: StepComponent;
+  /** A parallel step's overrides on its `jobs.<step>` node (empty for command steps). */
+  readonly settings: ParallelSettings;
   readonly inputs: Record<string, StepInput>;
   /** Step output name → the pipeline output it is routed to (`${{parent.outputs.X}}`), if any. */
   readonly outputs: Record<string, BindingRef | undefined>;
@@ -172,41 +235,157 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 }
 
 export function loadCommandComponent(file: string): CommandComponent {
+  const component = loadComponent(file);
+  if (component.kind !== "command") throw new ComponentYamlError([`${component.file}: type must be "command" (got "${component.kind}")`]);
+  return component;
+}
+
+/** A command or parallel component's YAML, validated. */
+export function loadComponent(file: string): StepComponent {
   const problems: string[] = [];
-  const component = readCommandComponent(path.resolve(file), problems);
+  const component = readComponent(path.resolve(file), problems);
   if (problems.length > 0 || !component) throw new ComponentYamlError(problems);
   return component;
 }
 
-function readCommandComponent(file: string, problems: string[]): CommandComponent | undefined {
+function readComponent(file: string, problems: string[]): StepComponent | undefined {
   const doc = readYaml(file, problems);
   if (!doc) return undefined;
-  const before = problems.length;
-  if (doc.type !== "command") problems.push(`${file}: type must be "command" (got ${JSON.stringify(doc.type)})`);
-  for (const key of ["name", "code", "environment", "command"]) {
-    if (typeof doc[key] !== "string" || (doc[key] as string).trim() === "") problems.push(`${file}: ${key} must be a non-empty string`);
-  }
+  if (doc.type === "parallel") return readParallelComponent(file, doc, problems);
+  return readCommandComponent(file, doc, problems);
+}
+
+function readPorts(file: string, doc: Record<string, unknown>, problems: string[]) {
   for (const key of ["inputs", "outputs"]) {
     if (doc[key] !== undefined && !isMapping(doc[key])) problems.push(`${file}: ${key} must be a mapping`);
   }
-  const inputs = (doc.inputs ?? {}) as Record<string, InputSpec>;
-  const outputs = (doc.outputs ?? {}) as Record<string, OutputSpec>;
+  const inputs = (isMapping(doc.inputs) ? doc.inputs : {}) as Record<string, InputSpec>;
+  const outputs = (isMapping(doc.outputs) ? doc.outputs : {}) as Record<string, OutputSpec>;
   for (const [kind, ports] of [["inputs", inputs], ["outputs", outputs]] as const) {
     for (const [name, port] of Object.entries(ports)) {
       if (!isMapping(port) || typeof port.type !== "string") problems.push(`${file}: ${kind}.${name}.type must be a string`);
     }
   }
-  if (typeof doc.command === "string") {
-    for (const p of commandPlaceholders(doc.command)) {
-      const ports = p.port === "inputs" ? inputs : outputs;
-      if (!(p.name in ports)) problems.push(`${file}: command uses \${{${p.port}.${p.name}}} but ${p.port} has no ${p.name}`);
+  return { inputs, outputs };
+}
+
+function checkPlaceholders(where: string, text: string, inputs: Record<string, InputSpec>, outputs: Record<string, OutputSpec>, problems: string[]): void {
+  for (const p of commandPlaceholders(text)) {
+    const ports = p.port === "inputs" ? inputs : outputs;
+    if (!(p.name in ports)) problems.push(`${where} uses \${{${p.port}.${p.name}}} but ${p.port} has no ${p.name}`);
+  }
+}
+
+const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
+
+/**
+ * Checks a parallel step's settings (on a component or a pipeline node) and returns them in their typed form.
+ * mini_batch_size may be written as a number or a string of digits; it is kept as the string the schema has.
+ */
+export function readParallelSettings(where: string, doc: Record<string, unknown>, problems: string[]): ParallelSettings {
+  const out: Record<string, unknown> = {};
+  if (doc.resources !== undefined) {
+    const r = doc.resources;
+    if (!isMapping(r)) problems.push(`${where}: resources must be a mapping {instance_count}`);
+    else {
+      for (const k of Object.keys(r)) if (k !== "instance_count") problems.push(`${where}: resources.${k} is not supported (only instance_count)`);
+      if (r.instance_count !== undefined && !(isInt(r.instance_count) && r.instance_count >= 1)) problems.push(`${where}: resources.instance_count must be a whole number >= 1`);
+      else if (r.instance_count !== undefined) out.resources = { instance_count: r.instance_count };
     }
   }
+  if (doc.max_concurrency_per_instance !== undefined) {
+    const v = doc.max_concurrency_per_instance;
+    if (!(isInt(v) && v >= 1)) problems.push(`${where}: max_concurrency_per_instance must be a whole number >= 1`);
+    else out.max_concurrency_per_instance = v;
+  }
+  if (doc.mini_batch_size !== undefined) {
+    const v = String(doc.mini_batch_size).trim();
+    if (!/^[1-9]\d*$/.test(v)) problems.push(`${where}: mini_batch_size must be a whole number of files >= 1 (got ${JSON.stringify(doc.mini_batch_size)}; sizes such as 10kb apply to mltable inputs only)`);
+    else out.mini_batch_size = v;
+  }
+  if (doc.mini_batch_error_threshold !== undefined) {
+    const v = doc.mini_batch_error_threshold;
+    if (!(isInt(v) && v >= -1)) problems.push(`${where}: mini_batch_error_threshold must be a whole number >= -1 (-1: ignore every failed mini-batch)`);
+    else out.mini_batch_error_threshold = v;
+  }
+  if (doc.retry_settings !== undefined) {
+    const r = doc.retry_settings;
+    if (!isMapping(r)) problems.push(`${where}: retry_settings must be a mapping {max_retries, timeout}`);
+    else {
+      const rs: Record<string, number> = {};
+      for (const k of Object.keys(r)) if (k !== "max_retries" && k !== "timeout") problems.push(`${where}: retry_settings.${k} is not a retry setting (max_retries, timeout)`);
+      if (r.max_retries !== undefined) {
+        if (!(isInt(r.max_retries) && r.max_retries >= 0)) problems.push(`${where}: retry_settings.max_retries must be a whole number >= 0`);
+        else rs.max_retries = r.max_retries;
+      }
+      if (r.timeout !== undefined) {
+        if (!(isInt(r.timeout) && r.timeout > 0 && r.timeout <= PARALLEL_TIMEOUT_MAX)) problems.push(`${where}: retry_settings.timeout must be whole seconds in 1..${PARALLEL_TIMEOUT_MAX}`);
+        else rs.timeout = r.timeout;
+      }
+      out.retry_settings = rs;
+    }
+  }
+  if (doc.logging_level !== undefined) {
+    if (!(PARALLEL_LOGGING_LEVELS as readonly unknown[]).includes(doc.logging_level)) problems.push(`${where}: logging_level must be one of ${PARALLEL_LOGGING_LEVELS.join(", ")}`);
+    else out.logging_level = doc.logging_level;
+  }
+  return out as ParallelSettings;
+}
+
+const PARALLEL_KEYS = ["resources", "max_concurrency_per_instance", "mini_batch_size", "mini_batch_error_threshold", "retry_settings", "logging_level"];
+
+function readParallelComponent(file: string, doc: Record<string, unknown>, problems: string[]): ParallelComponent | undefined {
+  const before = problems.length;
+  if (typeof doc.name !== "string" || doc.name.trim() === "") problems.push(`${file}: name must be a non-empty string`);
+  const { inputs, outputs } = readPorts(file, doc, problems);
+  const settings = readParallelSettings(file, doc, problems);
+  for (const k of ["error_threshold", "partition_keys", "environment_variables"]) {
+    if (doc[k] !== undefined) problems.push(`${file}: ${k} is not supported here (the local runner does not emulate it); use mini_batch_error_threshold`);
+  }
+  const ref = typeof doc.input_data === "string" ? /^\$\{\{\s*inputs\.([A-Za-z0-9_]+)\s*\}\}$/.exec(doc.input_data.trim()) : null;
+  const inputData = ref?.[1] ?? "";
+  if (!ref) problems.push(`${file}: input_data must be \${{inputs.<name>}} (the input whose files are split into mini-batches)`);
+  else if (!(inputData in inputs)) problems.push(`${file}: input_data names inputs.${inputData}, which does not exist`);
+  else if (inputs[inputData]?.type !== "uri_folder") problems.push(`${file}: input_data must name a uri_folder input (inputs.${inputData} is ${inputs[inputData]?.type})`);
+  const task = doc.task;
+  let codeDir = "";
+  if (!isMapping(task)) problems.push(`${file}: task must be a mapping {type: run_function, code, entry_script, environment, program_arguments}`);
+  else {
+    if (task.type !== "run_function") problems.push(`${file}: task.type must be "run_function" (got ${JSON.stringify(task.type)})`);
+    for (const key of ["code", "entry_script", "environment"]) {
+      if (typeof task[key] !== "string" || (task[key] as string).trim() === "") problems.push(`${file}: task.${key} must be a non-empty string`);
+    }
+    if (task.program_arguments !== undefined && typeof task.program_arguments !== "string") problems.push(`${file}: task.program_arguments must be a string`);
+    if (typeof task.program_arguments === "string") checkPlaceholders(`${file}: task.program_arguments`, task.program_arguments, inputs, outputs, problems);
+    for (const k of Object.keys(task)) {
+      if (!["type", "code", "entry_script", "environment", "program_arguments"].includes(k)) problems.push(`${file}: task.${k} is not supported (type, code, entry_script, environment, program_arguments)`);
+    }
+    if (typeof task.code === "string") {
+      codeDir = path.resolve(path.dirname(file), task.code);
+      if (!fs.existsSync(codeDir)) problems.push(`${file}: task.code folder ${codeDir} does not exist`);
+      else if (typeof task.entry_script === "string" && !fs.statSync(path.join(codeDir, task.entry_script), { throwIfNoEntry: false })?.isFile()) {
+        problems.push(`${file}: task.entry_script ${task.entry_script} is not a file in ${codeDir}`);
+      }
+    }
+  }
+  if (problems.length > before) return undefined;
+  const spec = { ...doc, ...settings, inputs, outputs } as unknown as ParallelComponentSpec;
+  return { kind: "parallel", file, codeDir, inputData, spec };
+}
+
+function readCommandComponent(file: string, doc: Record<string, unknown>, problems: string[]): CommandComponent | undefined {
+  const before = problems.length;
+  if (doc.type !== "command") problems.push(`${file}: type must be "command" or "parallel" (got ${JSON.stringify(doc.type)})`);
+  for (const key of ["name", "code", "environment", "command"]) {
+    if (typeof doc[key] !== "string" || (doc[key] as string).trim() === "") problems.push(`${file}: ${key} must be a non-empty string`);
+  }
+  const { inputs, outputs } = readPorts(file, doc, problems);
+  if (typeof doc.command === "string") checkPlaceholders(`${file}: command`, doc.command, inputs, outputs, problems);
   const codeDir = typeof doc.code === "string" ? path.resolve(path.dirname(file), doc.code) : "";
   if (codeDir && !fs.existsSync(codeDir)) problems.push(`${file}: code folder ${codeDir} does not exist`);
   if (problems.length > before) return undefined;
   const spec = { ...doc, inputs, outputs } as unknown as CommandComponentSpec;
-  return { file, codeDir, spec };
+  return { kind: "command", file, codeDir, spec };
 }
 
 function readStepInput(where: string, value: unknown, problems: string[]): StepInput | undefined {
@@ -272,8 +451,8 @@ export function loadPipeline(file: string = DEFAULT_PIPELINE_FILE): PipelineDefi
   const steps: PipelineStep[] = [];
   for (const [name, raw] of Object.entries(isMapping(doc.jobs) ? doc.jobs : {})) {
     const where = `${abs}: jobs.${name}`;
-    if (!isMapping(raw) || raw.type !== "command" || typeof raw.component !== "string") {
-      problems.push(`${where}: must be {type: command, component: <path to component YAML>}`);
+    if (!isMapping(raw) || (raw.type !== "command" && raw.type !== "parallel") || typeof raw.component !== "string") {
+      problems.push(`${where}: must be {type: command | parallel, component: <path to component YAML>}`);
       continue;
     }
     const componentPath = raw.component.replace(/^file:/, "");
@@ -281,8 +460,17 @@ export function loadPipeline(file: string = DEFAULT_PIPELINE_FILE): PipelineDefi
       problems.push(`${where}: component must be a local YAML path so the stack can register it (got ${raw.component})`);
       continue;
     }
-    const component = readCommandComponent(path.resolve(path.dirname(abs), componentPath), problems);
+    const component = readComponent(path.resolve(path.dirname(abs), componentPath), problems);
     if (!component) continue;
+    if (component.kind !== raw.type) {
+      problems.push(`${where}: type ${raw.type} but component ${component.spec.name} is a ${component.kind} component`);
+      continue;
+    }
+    const nodeSettings = Object.fromEntries(Object.entries(raw).filter(([k]) => PARALLEL_KEYS.includes(k)));
+    if (component.kind === "command" && Object.keys(nodeSettings).length > 0) {
+      problems.push(`${where}: ${Object.keys(nodeSettings).join(", ")} only apply to a parallel step`);
+    }
+    const settings = component.kind === "parallel" ? readParallelSettings(where, nodeSettings, problems) : {};
     const stepInputs: Record<string, StepInput> = {};
     for (const [inName, value] of Object.entries(isMapping(raw.inputs) ? raw.inputs : {})) {
       if (!(inName in component.spec.inputs)) {
@@ -317,7 +505,7 @@ export function loadPipeline(file: string = DEFAULT_PIPELINE_FILE): PipelineDefi
       }
       stepOutputs[outName] = ref;
     }
-    steps.push({ name, component, inputs: stepInputs, outputs: stepOutputs });
+    steps.push({ name, component, settings, inputs: stepInputs, outputs: stepOutputs });
   }
   for (const outName of Object.keys(outputs)) {
     const producers = steps.filter((s) => Object.values(s.outputs).some((r) => r?.name === outName));
@@ -374,4 +562,19 @@ export function modelReferences(pipeline: PipelineDefinition): { name: string; t
     }
   }
   return [...seen.values()];
+}
+
+/** A parallel step's settings as they run: the component's, overridden field by field by its pipeline node's. */
+export function effectiveParallelSettings(component: ParallelComponent, node: ParallelSettings = {}): ParallelSettings {
+  const c = component.spec;
+  const merged: Record<string, unknown> = {};
+  for (const key of PARALLEL_KEYS as (keyof ParallelSettings)[]) {
+    const own = c[key];
+    const over = node[key];
+    if (key === "resources" || key === "retry_settings") {
+      const both = { ...(own as object | undefined), ...(over as object | undefined) };
+      if (Object.keys(both).length > 0) merged[key] = both;
+    } else if ((over ?? own) !== undefined) merged[key] = over ?? own;
+  }
+  return merged as ParallelSettings;
 }

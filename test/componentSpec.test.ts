@@ -16,7 +16,7 @@ describe("componentSpec", function () {
   let prepare: CommandComponent;
   before(() => {
     pipeline = loadPipeline();
-    prepare = pipeline.steps.find((s) => s.name === "prepare")!.component;
+    prepare = pipeline.steps.find((s) => s.name === "prepare")!.component as CommandComponent;
   });
 
   it("turns a command component's YAML into its spec with code and environment pinned", () => {

@@ -31,6 +31,7 @@ describe("config", function () {
       workspace: { subscriptionId: valid.subscriptionId, resourceGroupName: "rg-heart", workspaceName: "mlw-heart" },
       location: "westeurope",
       compute: { name: "batch-cluster", vmSize: "Standard_DS3_v2", minNodes: 0, maxNodes: 5 },
+      parallel: { instanceCount: 5, maxConcurrencyPerInstance: 4 },
       endpointBaseName: "heart-scoring",
       datastoreName: "workspaceblobstore",
       deployments: [
@@ -65,6 +66,29 @@ describe("config", function () {
     assert.strictEqual(c.datastoreName, "mystore");
     assert.strictEqual(c.retainAssetsOnDestroy, false);
     assert.deepStrictEqual(c.tags, { team: "ml", cost: "42" });
+  });
+
+  it("reads the parallel steps' settings; instanceCount follows maxNodes unless set", () => {
+    const c = validateConfig(
+      { ...valid, maxNodes: "3", instanceCount: "2", maxConcurrencyPerInstance: "8", miniBatchSize: "4", maxRetries: "0", miniBatchTimeout: "PT15M", miniBatchErrorThreshold: "-1" },
+      ctx,
+    );
+    assert.deepStrictEqual(c.parallel, { instanceCount: 2, maxConcurrencyPerInstance: 8, miniBatchSize: 4, maxRetries: 0, miniBatchTimeoutSeconds: 900, miniBatchErrorThreshold: -1 });
+    assert.deepStrictEqual(validateConfig({ ...valid, maxNodes: "3", miniBatchTimeout: "120" }, ctx).parallel, { instanceCount: 3, maxConcurrencyPerInstance: 4, miniBatchTimeoutSeconds: 120 });
+  });
+
+  it("rejects parallel settings out of range, instanceCount above maxNodes included, all at once", () => {
+    assert.deepStrictEqual(
+      problems({ ...valid, maxNodes: "2", instanceCount: "3", maxConcurrencyPerInstance: "0", miniBatchSize: "1.5", maxRetries: "-1", miniBatchTimeout: "P400D", miniBatchErrorThreshold: "-2" }),
+      [
+        `${NS}:instanceCount = "3" is not valid: expected a whole number of nodes from 1 to ${NS}:maxNodes (2): a parallel step cannot use more nodes than the cluster has`,
+        `${NS}:maxConcurrencyPerInstance = "0" is not valid: expected a whole number of worker processes per node from 1 to 64 (usually the node's vCPUs)`,
+        `${NS}:miniBatchSize = "1.5" is not valid: expected a whole number of files per mini-batch >= 1`,
+        `${NS}:maxRetries = "-1" is not valid: expected a whole number of retries from 0 to 100`,
+        `${NS}:miniBatchTimeout = "P400D" is not valid: expected the seconds one mini-batch may take, from 1 to 259200: whole seconds or an ISO-8601 duration such as PT10M`,
+        `${NS}:miniBatchErrorThreshold = "-2" is not valid: expected a whole number >= -1 (failed mini-batches tolerated; -1 tolerates all, 0 fails the step on the first)`,
+      ],
+    );
   });
 
   it("rejects max nodes below min nodes", () => {

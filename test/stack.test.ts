@@ -9,7 +9,7 @@ import { find, findAll, key, MOCK_ACCOUNT, MOCK_CONTAINER, PROJECT_ROOT, Program
 import { hashFolder } from "../lib/contentHash";
 import { assetVersion, assetVersionId, datastoreUri, endpointName, modelVersion } from "../lib/naming";
 import { loadEnvironment, loadPipeline } from "../lib/componentYaml";
-import { commandComponentSpec, pipelineComponentSpec } from "../lib/componentSpec";
+import { componentSpec, pipelineComponentSpec } from "../lib/componentSpec";
 import { callCount } from "../lib/callStats";
 
 const ML = "azure-native:machinelearningservices";
@@ -36,7 +36,7 @@ function expected() {
     pipeline.steps.map((s) => {
       const name = s.component.spec.name;
       const codeId = assetVersionId(ws, "codes", `${name}-code`, assetVersion(code[name as "prepare" | "score"]));
-      return [name, commandComponentSpec(s.component, { codeId, environmentIds: { [env.name]: envId } })];
+      return [name, componentSpec(s.component, { codeId, environmentIds: { [env.name]: envId } })];
     }),
   );
   const pipelineSpec = pipelineComponentSpec(pipeline, {

@@ -6,8 +6,13 @@
  * anything runs.
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { componentArguments, effectiveParallelSettings, ParallelSettings } from "../../../lib/componentYaml";
 import type { InputSpec, Literal, PipelineDefinition, StepInput } from "../../../lib/componentYaml";
+
+/** The local stand-in for Azure ML's parallel run (scripts/lib/local/parallel_driver.py). */
+export const PARALLEL_DRIVER = path.join(__dirname, "parallel_driver.py");
 
 /** Inputs that are folders (or a file, for uri_file) on Azure ML; everything else is a literal. */
 const FOLDER_TYPES = new Set(["uri_folder", "custom_model", "mlflow_model", "triton_model", "mltable"]);
@@ -20,9 +25,20 @@ export class LocalRunInputError extends Error {
   }
 }
 
+/** How a parallel step runs locally: its settings as they apply, and the worker processes. */
+export interface PlannedParallel {
+  readonly settings: ParallelSettings;
+  readonly workers: number;
+  /** Per-worker logs: <runDir>/steps/<step>/workers/worker-<i>.log */
+  readonly logDir: string;
+}
+
 export interface PlannedStep {
   readonly name: string;
   readonly component: string;
+  readonly kind: "command" | "parallel";
+  /** Set for a parallel step. */
+  readonly parallel?: PlannedParallel;
   readonly codeDir: string;
   /** Ready for /bin/bash -c. */
   readonly command: string;
@@ -52,6 +68,33 @@ export interface PlanArgs {
   readonly outputs?: Readonly<Record<string, string | undefined>>;
   /** Relative input paths resolve against this (default: process.cwd()). */
   readonly cwd?: string;
+  /** Worker processes of each parallel step. @default os.cpus().length */
+  readonly workers?: number;
+}
+
+/** A valid worker count, or a problem naming the option. */
+export function workersProblem(workers: unknown): string | undefined {
+  return typeof workers === "number" && Number.isInteger(workers) && workers >= 1 && workers <= 256
+    ? undefined
+    : `workers must be a whole number from 1 to 256 (got ${JSON.stringify(workers)})`;
+}
+
+/** The driver's command line for a parallel step (settings as they apply; the entry script's arguments after --). */
+export function parallelCommand(python: string, entryScript: string, inputData: string, p: PlannedParallel, programArguments: string): string {
+  const s = p.settings;
+  const flags: [string, string | number | undefined][] = [
+    ["--entry-script", entryScript],
+    ["--input-data", inputData],
+    ["--mini-batch-size", s.mini_batch_size ?? "1"],
+    ["--workers", p.workers],
+    ["--max-retries", s.retry_settings?.max_retries],
+    ["--timeout", s.retry_settings?.timeout],
+    ["--mini-batch-error-threshold", s.mini_batch_error_threshold],
+    ["--logging-level", s.logging_level],
+    ["--log-dir", p.logDir],
+  ];
+  const given = flags.filter(([, v]) => v !== undefined).map(([f, v]) => `${f} ${shellQuote(String(v))}`);
+  return [shellQuote(python), shellQuote(PARALLEL_DRIVER), ...given, "--", programArguments].join(" ").trim();
 }
 
 /** POSIX shell single-quoting: safe for any path or value. */
@@ -98,6 +141,9 @@ const isPathType = (type: string) => FOLDER_TYPES.has(type) || FILE_TYPES.has(ty
 export function planLocalRun(pipeline: PipelineDefinition, args: PlanArgs): LocalRunPlan {
   const problems: string[] = [];
   const cwd = args.cwd ?? process.cwd();
+  const workers = args.workers ?? os.cpus().length;
+  const wp = workersProblem(workers);
+  if (wp) problems.push(wp);
   const specInputs = pipeline.spec.inputs;
   const specOutputs = pipeline.spec.outputs;
 
@@ -199,7 +245,7 @@ export function planLocalRun(pipeline: PipelineDefinition, args: PlanArgs): Loca
     const stepOutputs: Record<string, string> = {};
     for (const outName of Object.keys(component.outputs)) stepOutputs[outName] = routed.get(`${step.name}.${outName}`)!;
 
-    let command = component.command.replace(/\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}/g, (m, port: string, name: string) => {
+    let command = componentArguments(step.component).replace(/\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}/g, (m, port: string, name: string) => {
       const v = port === "inputs" ? values[name] : stepOutputs[name];
       if (v === undefined) {
         problems.push(`step '${step.name}': command uses ${m} but it has no value (bind it in ${pipeline.file} or give it a default)`);
@@ -207,8 +253,25 @@ export function planLocalRun(pipeline: PipelineDefinition, args: PlanArgs): Loca
       }
       return shellQuote(v);
     });
-    command = withInterpreter(command.trim(), args.python);
-    steps.push({ name: step.name, component: component.name, codeDir: step.component.codeDir, command, inputs: values, outputs: stepOutputs });
+    let parallel: PlannedParallel | undefined;
+    if (step.component.kind === "parallel") {
+      parallel = { settings: effectiveParallelSettings(step.component, step.settings), workers, logDir: path.join(args.runDir, "steps", step.name, "workers") };
+      const inputData = values[step.component.inputData];
+      if (inputData === undefined) problems.push(`step '${step.name}': input_data reads inputs.${step.component.inputData}, which has no value`);
+      command = parallelCommand(args.python, step.component.spec.task.entry_script, inputData ?? "", parallel, command.trim());
+    } else {
+      command = withInterpreter(command.trim(), args.python);
+    }
+    steps.push({
+      name: step.name,
+      component: component.name,
+      kind: step.component.kind,
+      ...(parallel ? { parallel } : {}),
+      codeDir: step.component.codeDir,
+      command,
+      inputs: values,
+      outputs: stepOutputs,
+    });
   }
   problems.push(...modelProblems);
   if (problems.length > 0) throw new LocalRunInputError(problems);

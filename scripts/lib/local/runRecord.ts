@@ -30,6 +30,9 @@ export interface LocalStepRecord {
   /** Absolute paths of the step's logs. */
   readonly stdoutLog: string;
   readonly stderrLog: string;
+  /** A parallel step's worker processes, and the folder of their logs (worker-<i>.log). */
+  readonly workers?: number;
+  readonly workerLogs?: string;
   /** Step output name → absolute folder. */
   readonly outputs: Record<string, string>;
   exitCode?: number | null;

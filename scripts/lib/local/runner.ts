@@ -72,6 +72,11 @@ export interface LocalRunOptions {
   readonly killGraceMs?: number;
   /** Relative input and output paths resolve against this. @default process.cwd() */
   readonly cwd?: string;
+  /**
+   * Worker processes of each parallel step (Azure ML's nodes × max_concurrency_per_instance, here on one
+   * machine). The scores are byte-identical whatever it is. @default os.cpus().length
+   */
+  readonly workers?: number;
 }
 
 /**
@@ -139,6 +144,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       python,
       outputs: options.outputs,
       cwd: options.cwd,
+      workers: options.workers,
     });
   } catch (e) {
     if (!(e instanceof LocalRunInputError)) throw e;
@@ -192,6 +198,7 @@ async function execute(
       signal: undefined,
       stdoutLog: path.join(stepDir, "stdout.log"),
       stderrLog: path.join(stepDir, "stderr.log"),
+      ...(s.parallel ? { workers: s.parallel.workers, workerLogs: s.parallel.logDir } : {}),
       outputs: s.outputs,
     };
   });
@@ -282,6 +289,9 @@ async function executeSteps(
       record.status = "Failed";
       record.error = stepError(step.name, result);
     }
+    // A parallel step's mini-batches each write their own files: when the step does not complete, the files
+    // of the mini-batches that did are removed, so nothing of a failed step is left (as a command step does).
+    if (planned.parallel && step.status !== "Completed") for (const folder of Object.values(planned.outputs)) emptyFolder(folder);
     emit({ type: "step-finished", runId, step: step.name, status: step.status, exitCode: result.exitCode, durationMs: result.durationMs });
     if (step.status !== "Completed") break; // continue_on_step_failure: false
   }
@@ -292,6 +302,10 @@ async function executeSteps(
   await writeRunRecord(record);
   emit({ type: "run-finished", runId, status: record.status as "Completed" | "Failed" | "Canceled", durationMs: record.durationMs });
   return record;
+}
+
+function emptyFolder(folder: string): void {
+  for (const entry of fs.readdirSync(folder, { withFileTypes: true })) fs.rmSync(path.join(folder, entry.name), { recursive: true, force: true });
 }
 
 /** The run.json path of a run (for callers that watch it). */
