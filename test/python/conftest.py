@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -72,6 +73,22 @@ def score(data: str, out: str, mode: str = "append", *extra: str, model: str = M
 def read_text(path: str) -> pd.DataFrame:
     """A CSV with every cell as the text it holds (how the steps read their input)."""
     return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+
+
+def read_prepared(path: str) -> dict:
+    """A prepared-data file (the private hand-off between prepare and score, handoff.py) as plain values:
+    input column names, the feature names, the features as one float64 frame and the records' text."""
+    from handoff import read_meta, read_segments
+    with open(path, "rb") as handle:
+        meta = read_meta(handle)
+        width = len(meta["features"])
+        parts, texts = [], []
+        for segment, ends, text in read_segments(handle, width):
+            parts.append(segment.matrix(list(range(width))))
+            texts.append(bytes(text))
+    matrix = np.concatenate(parts) if parts else np.empty((0, width))
+    return {"columns": meta["columns"], "features": pd.DataFrame(matrix, columns=meta["features"]),
+            "text": b"".join(texts)}
 
 
 def files_under(folder: str) -> list[str]:

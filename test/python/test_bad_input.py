@@ -87,10 +87,41 @@ def test_an_unknown_score_mode_lists_the_accepted_values(tmp_path, sample_scores
     _expect_bad_input(run, "--score_mode 'everything'", "append, prediction_only", out=out)
 
 
-def test_score_refuses_data_without_the_model_signature_columns(tmp_path):
+def test_score_refuses_raw_csv_that_is_not_the_prepare_output(tmp_path):
     out = str(tmp_path / "out")
     run = score(UNLABELED, out)  # raw input, not the prepare step's output
-    _expect_bad_input(run, "heart.csv", "missing model input column(s): num__age", "cat__thal", out=out)
+    _expect_bad_input(run, "heart.csv", "not the prepare step's output", "--data", out=out)
+
+
+def _rewritten(sample_prepared: str, folder, columns=None, features=None, cut: int = 0) -> str:
+    """A copy of a real prepared file with other column/feature names or its last bytes cut off."""
+    from handoff import PreparedWriter, read_meta, read_segments
+    folder.mkdir()
+    target = folder / "x.csv"
+    with open(os.path.join(sample_prepared, "heart.csv"), "rb") as source, open(target, "wb") as handle:
+        meta = read_meta(source)
+        writer = PreparedWriter(handle, columns or meta["columns"], features or meta["features"])
+        for segment, ends, text in read_segments(source, len(meta["features"])):
+            writer.write(segment, ends, bytes(text))
+        writer.close()
+    if cut:
+        data = target.read_bytes()
+        target.write_bytes(data[:-cut])
+    return str(folder)
+
+
+def test_score_refuses_prepared_data_without_the_model_signature_columns(tmp_path, sample_scores):
+    from conftest import read_prepared
+    names = list(read_prepared(os.path.join(sample_scores["prepared"], "heart.csv"))["features"].columns)
+    data = _rewritten(sample_scores["prepared"], tmp_path / "in", features=["x__" + n for n in names])
+    out = str(tmp_path / "out")
+    _expect_bad_input(score(data, out), "x.csv", "missing model input column(s): num__age", "cat__thal", out=out)
+
+
+def test_score_refuses_a_prepared_file_cut_short(tmp_path, sample_scores):
+    data = _rewritten(sample_scores["prepared"], tmp_path / "in", cut=100)
+    out = str(tmp_path / "out")
+    _expect_bad_input(score(data, out), "x.csv", "cut short", "run prepare again", out=out)
 
 
 def test_score_refuses_an_empty_or_missing_folder_or_one_without_csv(tmp_path):
@@ -127,12 +158,10 @@ def test_an_unexpected_internal_error_exits_1_with_a_traceback(tmp_path):
 
 
 def test_score_prediction_column_in_prepared_data_is_refused(tmp_path, sample_scores):
-    prepared = read_text(os.path.join(sample_scores["prepared"], "heart.csv"))
-    data = tmp_path / "in"
-    data.mkdir()
-    prepared.assign(prediction="1").to_csv(data / "x.csv", index=False)
+    columns = read_text(SAMPLE).columns.tolist() + ["prediction"]
+    data = _rewritten(sample_scores["prepared"], tmp_path / "in", columns=columns)
     out = str(tmp_path / "out")
-    _expect_bad_input(score(str(data), out), "x.csv", "'prediction'", out=out)
+    _expect_bad_input(score(data, out), "x.csv", "'prediction'", out=out)
 
 
 def test_usage_errors_exit_2(tmp_path):

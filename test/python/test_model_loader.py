@@ -11,14 +11,14 @@ import pytest
 import xgboost
 import yaml
 
-from conftest import MODEL, files_under, ok, read_text, score
+from conftest import MODEL, files_under, ok, read_prepared, read_text, score
 import model_loader
 
 
 def _features(sample_scores) -> pd.DataFrame:
     spec = yaml.safe_load(open(os.path.join(MODEL, "MLmodel")))
     names = [c["name"] for c in json.loads(spec["signature"]["inputs"])]
-    return pd.read_csv(os.path.join(sample_scores["prepared"], "heart.csv"))[names]
+    return read_prepared(os.path.join(sample_scores["prepared"], "heart.csv"))["features"][names]
 
 
 def test_the_fallback_loader_equals_the_native_xgboost_model(sample_scores):

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from conftest import (EDGE_CASES, TRAIN, TRANSFORMS, UNLABELED, files_under, ok, prepare, read_text,
-                      score)
+from conftest import (EDGE_CASES, TRAIN, TRANSFORMS, UNLABELED, files_under, ok, prepare, read_prepared,
+                      read_text, score)
 
 SAMPLE = os.path.join(UNLABELED, "heart.csv")
 FEATURES = json.load(open(os.path.join(TRANSFORMS, "transformations.json")))["featureNames"]
@@ -32,12 +32,18 @@ def test_prediction_only_mode_writes_the_same_predictions_alone(sample_scores):
     assert only["prediction"].tolist() == appended["prediction"].tolist()
 
 
-def test_prepared_data_is_input_columns_then_transformer_named_features(sample_scores):
-    prepared = read_text(os.path.join(sample_scores["prepared"], "heart.csv"))
+def test_prepared_data_is_the_input_records_and_the_transformer_named_features(sample_scores):
+    prepared = read_prepared(os.path.join(sample_scores["prepared"], "heart.csv"))
     source = read_text(SAMPLE)
-    assert list(prepared.columns) == list(source.columns) + FEATURES
+    assert prepared["columns"] == list(source.columns)
+    assert list(prepared["features"].columns) == FEATURES
     assert FEATURES[0] == "num__age" and FEATURES[-1] == "cat__thal"
-    pd.testing.assert_frame_equal(prepared[source.columns], source)
+    # the records as the score step writes them, each waiting for its prediction digit
+    lines = open(SAMPLE, "rb").read().splitlines()[1:]
+    assert prepared["text"] == b"".join(line + b",0\n" for line in lines)
+    assert len(prepared["features"]) == len(source) == 304
+    age = (source["age"].astype(float) - source["age"].astype(float).mean()).to_numpy()
+    assert np.corrcoef(prepared["features"]["num__age"], age)[0, 1] > 0.999  # scaled age, in row order
 
 
 def test_predictions_track_the_labels_on_the_training_data(tmp_path):
@@ -52,13 +58,13 @@ def test_predictions_track_the_labels_on_the_training_data(tmp_path):
 
 def test_the_dirty_rows_are_scored_with_their_codes_known_from_training(sample_scores):
     source = read_text(SAMPLE)
-    prepared = read_text(os.path.join(sample_scores["prepared"], "heart.csv"))
+    prepared = read_prepared(os.path.join(sample_scores["prepared"], "heart.csv"))["features"]
     cp_zero = source.index[source["cp"] == "0"]
     thal_numeric = source.index[source["thal"].isin(["1", "2"])]
     assert len(cp_zero) == 4 and len(thal_numeric) == 2
     for rows, column in ((cp_zero, "cat__cp"), (thal_numeric, "cat__thal")):
         # seen in training, so encoded (not mapped to missing)
-        assert (prepared.loc[rows, column] != "").all()
+        assert prepared.loc[rows, column].notna().all()
     scored = read_text(os.path.join(sample_scores["append"], "heart.csv"))
     assert scored.loc[cp_zero.union(thal_numeric), "prediction"].isin(["0", "1"]).all()
 
@@ -82,7 +88,8 @@ def test_a_folder_of_several_files_gives_one_output_per_file_with_the_same_relat
 
 def test_edge_cases_score_unseen_values_as_missing_and_keep_odd_inputs_verbatim(tmp_path):
     run = ok(prepare(EDGE_CASES, str(tmp_path / "p")))
-    assert "never seen in training" in run.stderr and "'unknown'" in run.stderr
+    unknown = [line for line in run.stderr.splitlines() if "column 'thal' value 'unknown' (1 row)" in line]
+    assert len(unknown) == 1 and unknown[0].startswith("warning: ") and unknown[0].endswith("scored as missing")
     ok(score(str(tmp_path / "p"), str(tmp_path / "s")))
     inputs = files_under(EDGE_CASES)
     assert files_under(str(tmp_path / "s")) == inputs
@@ -93,7 +100,7 @@ def test_edge_cases_score_unseen_values_as_missing_and_keep_odd_inputs_verbatim(
         pd.testing.assert_frame_equal(scored[source.columns], source)  # quotes, spaces, newlines kept
         assert scored["prediction"].isin(["0", "1"]).all(), name
 
-    prepared = pd.read_csv(tmp_path / "p" / "unseen-values.csv", dtype={"thal": str})
+    prepared = read_prepared(str(tmp_path / "p" / "unseen-values.csv"))["features"]
     assert np.isnan(prepared.loc[0, "cat__cp"]) and np.isnan(prepared.loc[0, "cat__thal"])  # cp 7, "unknown"
     # "Normal" and " reversible " are spellings of known labels, "1.0" of code 1: not unseen
     normal = prepared.loc[1, "cat__thal"]
@@ -107,10 +114,12 @@ def test_edge_cases_score_unseen_values_as_missing_and_keep_odd_inputs_verbatim(
 def test_small_chunks_give_byte_identical_outputs(tmp_path, sample_scores):
     ok(prepare(UNLABELED, str(tmp_path / "p"), "--chunk-rows", "50"))  # 7 chunks, the last one short
     ok(score(str(tmp_path / "p"), str(tmp_path / "s"), "append", "--chunk-rows", "64"))
-    for step, folder in (("prepared", "p"), ("append", "s")):
-        with open(os.path.join(sample_scores[step], "heart.csv"), "rb") as a, \
-                open(tmp_path / folder / "heart.csv", "rb") as b:
-            assert a.read() == b.read(), step
+    whole = read_prepared(os.path.join(sample_scores["prepared"], "heart.csv"))
+    chunked = read_prepared(str(tmp_path / "p" / "heart.csv"))
+    assert chunked["text"] == whole["text"]
+    pd.testing.assert_frame_equal(chunked["features"], whole["features"])
+    with open(os.path.join(sample_scores["append"], "heart.csv"), "rb") as a, open(tmp_path / "s" / "heart.csv", "rb") as b:
+        assert a.read() == b.read()
 
 
 def test_a_header_only_csv_gives_a_header_only_output_with_a_warning(tmp_path):
@@ -120,7 +129,9 @@ def test_a_header_only_csv_gives_a_header_only_output_with_a_warning(tmp_path):
     (data / "empty-batch.csv").write_text(header)
     run = ok(prepare(str(data), str(tmp_path / "p")))
     assert "header only" in run.stderr
-    assert open(tmp_path / "p" / "empty-batch.csv").read().strip().split(",") == header.strip().split(",") + FEATURES
+    prepared = read_prepared(str(tmp_path / "p" / "empty-batch.csv"))
+    assert prepared["columns"] == header.strip().split(",") and list(prepared["features"].columns) == FEATURES
+    assert len(prepared["features"]) == 0 and prepared["text"] == b""
     ok(score(str(tmp_path / "p"), str(tmp_path / "s")))
     assert open(tmp_path / "s" / "empty-batch.csv").read() == header.strip() + ",prediction\n"
     ok(score(str(tmp_path / "p"), str(tmp_path / "o"), "prediction_only"))

@@ -1,4 +1,6 @@
-"""Folder-of-CSV plumbing shared by the prepare and score steps.
+"""Folder-of-CSV plumbing shared by the prepare and score steps, and their two ways of running (contract C2):
+as a command over a whole folder (run_folder) and as an Azure ML parallel entry script (run_items, called by
+the script's run(mini_batch) once init() has loaded the model).
 
 Each component's code folder is uploaded on its own, so this file exists twice, byte for byte:
 components/prepare/src/csvfolder.py and components/score/src/csvfolder.py (a test keeps them equal).
@@ -138,6 +140,7 @@ class OutputFolder:
         self.created: list[str] = []  # sub-folders this run made, removed again on failure
 
     def begin(self, relative: str) -> str:
+        """The hidden temporary path to write `relative` to; commit() gives it its final name."""
         final = os.path.join(self.folder, relative)
         self._make_folders(os.path.dirname(final))
         head, name = os.path.split(final)
@@ -152,13 +155,20 @@ class OutputFolder:
             missing.append(folder)
             folder = os.path.dirname(folder)
         for path in reversed(missing):
-            os.mkdir(path)
+            try:
+                os.mkdir(path)
+            except FileExistsError:  # another worker made it meanwhile
+                continue
             self.created.append(path)
 
-    def append(self, frame: pd.DataFrame, header: bool) -> None:
-        assert self.pending is not None
-        frame.to_csv(self.pending, mode="w" if header else "a", header=header, index=False,
-                     lineterminator="\n", encoding="utf-8")
+    def abandon(self) -> None:
+        """Removes the file being written (not the ones finished): a failed file of a mini-batch."""
+        if self.pending:
+            try:
+                os.remove(self.pending)
+            except FileNotFoundError:
+                pass
+        self.pending = None
 
     def commit(self, relative: str) -> None:
         assert self.pending is not None
@@ -197,6 +207,38 @@ def write_each(step: str, data: str, files: list[str], out: "OutputFolder",
         out.discard()
         raise
     progress(f"{step}: done: {len(files)} file(s), {total} rows{detail}")
+
+
+def skipped(relative: str) -> bool:
+    """Whether a file the parallel driver hands over is not a CSV input (skipped with a warning)."""
+    name = os.path.basename(relative)
+    if name.startswith(".") or not name.lower().endswith(CSV_SUFFIX):
+        warn(f"skipping {relative}: not a {CSV_SUFFIX} file")
+        return True
+    return False
+
+
+def run_items(step: str, data: str, items: list[str], out: OutputFolder,
+              write_one: Callable[[str, str], int]) -> list[str]:
+    """The body of a parallel entry script's run(mini_batch): each item is a path to one input file under
+    the --data root; each output is written under the same relative path, atomically. Returns the
+    relative path of every item (skipped ones too). A failure removes only the file being written."""
+    root = os.path.realpath(data)
+    done = []
+    for item in items:
+        path = os.path.realpath(item)
+        relative = os.path.relpath(path, root)
+        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+            raise InputError(f"{item}: not under --data {data}")
+        if not skipped(relative):
+            try:
+                rows = write_one(path, relative)
+            except BaseException:
+                out.abandon()
+                raise
+            progress(f"{step}: {relative}: {rows} rows")
+        done.append(relative)
+    return done
 
 
 def run_step(step: str, run: Callable[[], None], as_cli: bool) -> int:

@@ -11,12 +11,11 @@ slope, thal): categorical, compared as canonical strings.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from csvfolder import InputError
+from heart_codes import category_value
 
 CONTINUOUS = ["age", "trestbps", "chol", "thalach", "oldpeak", "ca"]
 CATEGORICAL = ["sex", "cp", "fbs", "restecg", "exang", "slope", "thal"]
@@ -33,35 +32,27 @@ def missing_columns(columns) -> list[str]:
     return [c for c in REQUIRED if c not in present]
 
 
-def canonical_category(text: str):
-    """One spelling per category: trimmed, lower-case words, numeric codes without '.0'.
-
-    "1", " 1 ", "1.0" and "01" are the same code; "Normal" and "normal" the same label.
-    Empty means missing (NaN), which the fitted imputer fills.
-    """
-    value = text.strip()
-    if value == "":
-        return np.nan
-    try:
-        number = float(value)
-    except ValueError:
-        return value.lower()
-    if math.isfinite(number) and number == int(number):
-        return str(int(number))
-    return repr(number)
-
-
-def _parse_continuous(raw: pd.Series, column: str, source: str, first_row: int) -> pd.Series:
-    text = raw.str.strip()
+def continuous_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cell texts of a continuous column -> (float64 values, NaN where empty; mask of cells that are not
+    numbers). Element-wise, so the same on every cell or once per distinct spelling."""
+    text = text.str.strip()
     numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
     # inf/nan spelled out are not measurements; XGBoost refuses inf anyway.
     bad = (numbers.isna() & (text != "")) | np.isinf(numbers)
+    return numbers.to_numpy(dtype="float64"), bad.to_numpy()
+
+
+def not_numeric(source: str, column: str, row: int, text: str) -> InputError:
+    return InputError(f"{source}: column '{column}' must be numeric, but data row {row} holds {text!r} "
+                      "(empty cells are allowed and count as missing)")
+
+
+def _parse_continuous(raw: pd.Series, column: str, source: str, first_row: int) -> pd.Series:
+    numbers, bad = continuous_numbers(raw)
     if bad.any():
-        position = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"{source}: column '{column}' must be numeric, but data row {first_row + position} "
-            f"holds {raw.iloc[position]!r} (empty cells are allowed and count as missing)")
-    return numbers.astype("float64")
+        position = int(np.flatnonzero(bad)[0])
+        raise not_numeric(source, column, first_row + position, raw.iloc[position])
+    return pd.Series(numbers, index=raw.index, dtype="float64")
 
 
 def build_features(raw: pd.DataFrame, source: str = "<input>", first_row: int = 1) -> pd.DataFrame:
@@ -79,7 +70,7 @@ def build_features(raw: pd.DataFrame, source: str = "<input>", first_row: int = 
         if column in CONTINUOUS:
             features[column] = _parse_continuous(cells, column, source, first_row)
         else:
-            # A column holds few distinct spellings: canonicalise each once, not once per cell.
-            spellings = {text: canonical_category(text) for text in pd.unique(cells)}
+            # A column holds few distinct spellings: read each once, not once per cell (contract C1).
+            spellings = {text: category_value(column, text)[0] for text in pd.unique(cells)}
             features[column] = cells.map(spellings).astype(object)
     return pd.DataFrame(features, index=raw.index, columns=REQUIRED)
