@@ -1,23 +1,41 @@
 /**
  * One immutable asset version in the workspace (model, code, environment or component version), registered
  * idempotently by lib/assetVersions.ts:
- *  - create: GET the version; absent → PUT it (`created: true`); present with the same content → adopt it
- *    (`created: false`, nothing sent); present with other content → fail, naming both.
+ *  - create: GET the version; absent → PUT it; present with the same content → adopt it (`created: false`, nothing
+ *    sent); present with other content → fail, naming both. `created` (this stack registered it, and so may delete
+ *    it) is true only when the PUT answered 201 Created: a 200 or 409 means someone registered it between the GET
+ *    and the PUT, and it is adopted after the same content check.
  *  - diff (the only thing preview runs; pure): another workspace, kind, name or version → replace, the new one
- *    created before the old one is deleted; `retainOnDestroy` → update, with no Azure call. The body never
- *    changes under one version (the version is derived from it), except fields outside the content such as a
- *    description, which an immutable version cannot take anyway: those are not a change.
- *  - delete: nothing when `retainOnDestroy`; otherwise DELETE, but only a version this resource registered
- *    (`created`), never one adopted from another stack or person; already gone counts as done.
+ *    created before the old one is deleted; other `properties` (a description) or `retainOnDestroy` → update.
+ *  - update: `retainOnDestroy` alone → no call. Other properties: the content fields cannot change under one version
+ *    (the version is derived from them), so a change there is refused; other fields are written only to a version
+ *    this stack registered, never to an adopted one. A version deleted by hand is registered again.
+ *  - read (refresh): gone → dropped from the state, registered again by the next up; other content under the same
+ *    version (deleted and re-registered by hand) → drift, which the next up refuses with both values named.
+ *  - delete: nothing when `retainOnDestroy`; otherwise only a version this resource registered (`created`), and only
+ *    when it still holds the content this stack registered; already gone counts as done.
  * Several stacks in one workspace (per-PR stacks, dev and prod) share the versions of identical content: keep
- * them retained there (retainAssetsOnDestroy, the default), or the stack that registered a version may delete
- * it from under another that adopted it.
+ * them retained there (retainAssetsOnDestroy, the default). A stack that adopted a version leaves no mark on it,
+ * so the stack that registered it cannot see that use: with retainAssetsOnDestroy false, its destroy deletes what
+ * it registered even when another stack adopted it since.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DefaultAzureCredential } from "@azure/identity";
+import { azureCredential } from "../lib/azureCredential";
 import { createArmClient } from "../lib/armClient";
-import { AssetApi, AssetProperties, AssetRef, armAssetApi, deleteAssetVersion, ensureAssetVersion } from "../lib/assetVersions";
-import type { AssetKind, WorkspaceRef } from "../lib/naming";
+import {
+  ASSET_KINDS,
+  AssetApi,
+  AssetProperties,
+  AssetRef,
+  AssetVersionError,
+  armAssetApi,
+  contentDifferences,
+  contentFields,
+  deleteAssetVersion,
+  describeAsset,
+  ensureAssetVersion,
+} from "../lib/assetVersions";
+import { AssetKind, canonicalJson, WorkspaceRef } from "../lib/naming";
 
 export interface AssetVersionInputs extends WorkspaceRef {
   /** models | codes | environments | components: the ARM collection, and how policies tell these apart. */
@@ -45,40 +63,105 @@ export const REPLACE_ON_CHANGE: readonly (keyof AssetVersionInputs)[] = ["subscr
 
 export function diffAssetVersion(olds: AssetVersionInputs, news: AssetVersionInputs): pulumi.dynamic.DiffResult {
   const replaces = REPLACE_ON_CHANGE.filter((k) => olds[k] !== news[k]);
-  const changes = replaces.length > 0 || olds.retainOnDestroy !== news.retainOnDestroy;
+  const changes = replaces.length > 0 || olds.retainOnDestroy !== news.retainOnDestroy || !sameProperties(olds.properties, news.properties);
   return { changes, replaces, deleteBeforeReplace: false };
+}
+
+/** Properties compared as data (key order does not matter). */
+export function sameProperties(a: AssetProperties | undefined, b: AssetProperties | undefined): boolean {
+  return canonicalJson(a ?? {}) === canonicalJson(b ?? {});
+}
+
+/** Pure: the inputs have the shape the provider needs (unknowns in preview pass as they are). */
+export function checkAssetVersion(news: Record<string, unknown>): pulumi.dynamic.CheckFailure[] {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  for (const k of ["subscriptionId", "resourceGroupName", "workspaceName", "name", "version"]) {
+    if (typeof news[k] !== "string" || (news[k] as string).trim() === "") failures.push({ property: k, reason: `${k} must be a non-empty string` });
+  }
+  if (!ASSET_KINDS.includes(news.assetKind as AssetKind)) failures.push({ property: "assetKind", reason: `assetKind must be one of ${ASSET_KINDS.join(", ")}` });
+  if (typeof news.properties !== "object" || news.properties === null || Array.isArray(news.properties)) {
+    failures.push({ property: "properties", reason: "properties must be an object (the ARM body's properties)" });
+  }
+  if (typeof news.retainOnDestroy !== "boolean") failures.push({ property: "retainOnDestroy", reason: "retainOnDestroy must be true or false" });
+  return failures;
 }
 
 function refOf(i: AssetVersionInputs): AssetRef {
   return { subscriptionId: i.subscriptionId, resourceGroupName: i.resourceGroupName, workspaceName: i.workspaceName, kind: i.assetKind, name: i.name, version: i.version };
 }
 
+/** The state after a refresh: our record, with the content fields the workspace really holds when they differ. */
+function refreshed(olds: AssetVersionOutputs, live: Record<string, unknown>): AssetVersionOutputs {
+  if (contentDifferences(olds.assetKind, olds.properties, live).length === 0) return olds;
+  const actual = Object.fromEntries(contentFields(olds.assetKind).map((k) => [k, live[k]]));
+  return { ...olds, properties: { ...olds.properties, ...actual } };
+}
+
 export function makeAssetVersionProvider(seams: AssetVersionSeams): pulumi.dynamic.ResourceProvider {
+  const register = async (inputs: AssetVersionInputs): Promise<AssetVersionOutputs> => {
+    const ref = refOf(inputs);
+    const { id, created } = await ensureAssetVersion(seams.assets(ref), ref, inputs.properties);
+    return { ...inputs, armId: id, created };
+  };
   return {
+    async check(_olds: AssetVersionInputs, news: AssetVersionInputs) {
+      const failures = checkAssetVersion(news as unknown as Record<string, unknown>);
+      return failures.length > 0 ? { failures } : { inputs: news };
+    },
     async diff(_id: string, olds: AssetVersionOutputs, news: AssetVersionInputs) {
       return diffAssetVersion(olds, news);
     },
     async create(inputs: AssetVersionInputs) {
-      const ref = refOf(inputs);
-      const { id, created } = await ensureAssetVersion(seams.assets(ref), ref, inputs.properties);
-      const outs: AssetVersionOutputs = { ...inputs, armId: id, created };
-      return { id, outs };
+      const outs = await register(inputs);
+      return { id: outs.armId, outs };
     },
     async update(_id: string, olds: AssetVersionOutputs, news: AssetVersionInputs) {
-      // Only retainOnDestroy (or a field outside the content) reaches here: nothing to tell Azure.
+      if (sameProperties(olds.properties, news.properties)) {
+        // retainOnDestroy alone: nothing to tell Azure.
+        const outs: AssetVersionOutputs = { ...news, armId: olds.armId, created: olds.created };
+        return { outs };
+      }
+      const ref = refOf(news);
+      const api = seams.assets(ref);
+      const live = await api.get(ref);
+      // Deleted by hand since the last refresh: register it again.
+      if (!live) return { outs: await register(news) };
+      const differences = contentDifferences(news.assetKind, news.properties, live);
+      if (differences.length > 0) {
+        throw new AssetVersionError(
+          `${describeAsset(ref)} holds other content than this stack registers under that version (${differences.join("; ")}). ` +
+            `Versions are immutable and derived from content, so it was changed outside this stack. Archive or delete that version ` +
+            `in the workspace (or rename the asset), then run pulumi refresh and pulumi up.`,
+        );
+      }
+      // Same content, other descriptive fields: written only to a version this stack registered.
+      if (olds.created) {
+        const outcome = await api.put(ref, news.properties);
+        if (outcome === "exists") throw new AssetVersionError(`${describeAsset(ref)}: the service refused to update its description or flags (409).`);
+      }
       const outs: AssetVersionOutputs = { ...news, armId: olds.armId, created: olds.created };
       return { outs };
+    },
+    async read(id: string, olds: AssetVersionOutputs) {
+      const ref = refOf(olds);
+      const live = await seams.assets(ref).get(ref);
+      if (!live) return { id: "", props: {} };
+      return { id, props: refreshed(olds, live) };
     },
     async delete(_id: string, olds: AssetVersionOutputs) {
       if (olds.retainOnDestroy || !olds.created) return;
       const ref = refOf(olds);
-      await deleteAssetVersion(seams.assets(ref), ref);
+      const api = seams.assets(ref);
+      const live = await api.get(ref);
+      // Gone already, or no longer the content this stack registered (replaced by hand): not ours to delete.
+      if (!live || contentDifferences(olds.assetKind, olds.properties, live).length > 0) return;
+      await deleteAssetVersion(api, ref);
     },
   };
 }
 
 export const azureAssetVersionSeams: AssetVersionSeams = {
-  assets: (ws) => armAssetApi(createArmClient(new DefaultAzureCredential(), ws)),
+  assets: (ws) => armAssetApi(createArmClient(azureCredential(), ws)),
 };
 
 /** One provider object for every asset version, so Pulumi serializes it once (its cache is keyed by identity). */

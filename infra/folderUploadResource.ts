@@ -2,7 +2,12 @@
  * A local folder uploaded to the workspace's datastore, as a resource in the graph: its inputs name the
  * workspace, the datastore, the folder and its content hash, so a changed file shows in `pulumi preview` as a
  * replacement, and a failed upload fails `pulumi up`. Only create uploads (through lib/folderUpload.ts,
- * skipped when that content is already complete in the datastore); preview runs only the pure `diff`.
+ * skipped when that content is already complete in the datastore); preview runs only the pure `check` and `diff`.
+ * `read` (refresh) looks for the upload's completion mark: blobs deleted by hand show the upload as gone, and the
+ * next up uploads it again.
+ *
+ * The URL it reports (`folderUrl`, registered as a code version's codeUri) is built from the datastore's own
+ * account and storage suffix, never from HEART_BLOB_ENDPOINT, which only redirects the transfer (lib/datastore.ts).
  *
  * Delete leaves the blobs: they are content-addressed, may be shared with other stacks or SDK uploads of the
  * same content, back retained model/code versions, and cost next to nothing.
@@ -10,11 +15,12 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { TokenCredential } from "@azure/core-auth";
-import { DefaultAzureCredential } from "@azure/identity";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { azureCredential } from "../lib/azureCredential";
 import { createArmClient } from "../lib/armClient";
 import { countCall } from "../lib/callStats";
 import { getBlobDatastore } from "../lib/datastore";
-import { FolderUploadResult, uploadFolder } from "../lib/folderUpload";
+import { FolderUploadResult, UPLOAD_CONFIRMATION, uploadFolder } from "../lib/folderUpload";
 import type { WorkspaceRef } from "../lib/naming";
 import type { UploadPlan } from "./plan";
 
@@ -40,6 +46,9 @@ export interface FolderUploadOutputs extends FolderUploadInputs {
 }
 
 export interface ResolvedTarget {
+  /** The datastore's own blob service URL: the base of the registered folderUrl. */
+  readonly accountBlobUrl: string;
+  /** Where the bytes go (the account's URL, or HEART_BLOB_ENDPOINT). */
   readonly blobServiceUrl: string;
   readonly accountName: string;
   readonly containerName: string;
@@ -50,6 +59,8 @@ export interface ResolvedTarget {
 export interface FolderUploadSeams {
   resolveTarget(ws: WorkspaceRef, datastoreName: string): Promise<ResolvedTarget>;
   upload(localDir: string, target: ResolvedTarget): Promise<FolderUploadResult>;
+  /** Whether a complete upload (its completion mark set) is at `folderPath` in the target's container. */
+  isComplete(target: ResolvedTarget, folderPath: string): Promise<boolean>;
   /** Where `source` is relative to. [unconfirmed: Pulumi starts the dynamic provider in the project directory] */
   projectRoot(): string;
 }
@@ -69,14 +80,32 @@ export function diffFolderUpload(olds: FolderUploadInputs, news: FolderUploadInp
   return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
 }
 
+/** Pure: `source` in POSIX form without a leading ./ (the same folder from Windows or Linux is the same input). */
+export function checkFolderUpload(news: FolderUploadInputs): { inputs?: FolderUploadInputs; failures?: pulumi.dynamic.CheckFailure[] } {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  for (const k of ["subscriptionId", "resourceGroupName", "workspaceName", "datastoreName", "folderName", "hash", "source"] as const) {
+    if (typeof news[k] !== "string" || news[k].trim() === "") failures.push({ property: k, reason: `${k} must be a non-empty string` });
+  }
+  if (failures.length > 0) return { failures };
+  const source = news.source.replace(/\\/g, "/").replace(/^(\.\/)+/, "").replace(/\/+$/, "");
+  if (path.posix.basename(source) !== news.folderName) {
+    return { failures: [{ property: "folderName", reason: `folderName ${news.folderName} is not the last segment of source ${source}` }] };
+  }
+  return { inputs: { ...news, source } };
+}
+
 export function makeFolderUploadProvider(seams: FolderUploadSeams): pulumi.dynamic.ResourceProvider {
+  const targetOf = (i: FolderUploadInputs) =>
+    seams.resolveTarget({ subscriptionId: i.subscriptionId, resourceGroupName: i.resourceGroupName, workspaceName: i.workspaceName }, i.datastoreName);
   return {
+    async check(_olds: FolderUploadInputs, news: FolderUploadInputs) {
+      return checkFolderUpload(news);
+    },
     async diff(_id: string, olds: FolderUploadOutputs, news: FolderUploadInputs) {
       return diffFolderUpload(olds, news);
     },
     async create(inputs: FolderUploadInputs) {
-      const ws = { subscriptionId: inputs.subscriptionId, resourceGroupName: inputs.resourceGroupName, workspaceName: inputs.workspaceName };
-      const target = await seams.resolveTarget(ws, inputs.datastoreName);
+      const target = await targetOf(inputs);
       const localDir = path.resolve(seams.projectRoot(), inputs.source);
       if (path.basename(localDir) !== inputs.folderName) {
         throw new Error(`upload of ${inputs.source}: folder name ${path.basename(localDir)} does not match ${inputs.folderName}`);
@@ -93,11 +122,18 @@ export function makeFolderUploadProvider(seams: FolderUploadSeams): pulumi.dynam
         path: result.path,
         accountName: target.accountName,
         containerName: target.containerName,
-        folderUrl: `${target.blobServiceUrl}/${target.containerName}/${result.path}`,
+        folderUrl: `${target.accountBlobUrl}/${target.containerName}/${result.path}`,
         files: result.files,
         bytes: result.bytes,
       };
       return { id: `${target.accountName}/${target.containerName}/${result.path}`, outs };
+    },
+    async read(id: string, olds: FolderUploadOutputs) {
+      const target = await targetOf(olds);
+      const folderPath = olds.path ?? `LocalUpload/${olds.hash}/${olds.folderName}`;
+      // Missing or unfinished (blobs deleted by hand): gone from the state, uploaded again by the next up.
+      if (!(await seams.isComplete(target, folderPath))) return { id: "", props: {} };
+      return { id, props: olds };
     },
     async delete() {
       // Blobs stay: see the module comment.
@@ -105,14 +141,25 @@ export function makeFolderUploadProvider(seams: FolderUploadSeams): pulumi.dynam
   };
 }
 
+/** Whether any blob under the folder carries the completion mark lib/folderUpload.ts sets last. */
+export async function uploadIsComplete(target: ResolvedTarget, folderPath: string): Promise<boolean> {
+  countCall("blob-check");
+  const container = new BlobServiceClient(target.blobServiceUrl, target.credential).getContainerClient(target.containerName);
+  for await (const blob of container.listBlobsFlat({ prefix: `${folderPath}/`, includeMetadata: true })) {
+    if (Object.entries(UPLOAD_CONFIRMATION).every(([k, v]) => blob.metadata?.[k] === v)) return true;
+  }
+  return false;
+}
+
 export const azureFolderUploadSeams: FolderUploadSeams = {
   async resolveTarget(ws, datastoreName) {
     countCall("arm-datastore");
-    const credential = new DefaultAzureCredential();
+    const credential = azureCredential();
     const ds = await getBlobDatastore(createArmClient(credential, ws), ws, datastoreName);
-    return { blobServiceUrl: ds.blobServiceUrl, accountName: ds.accountName, containerName: ds.containerName, credential };
+    return { accountBlobUrl: ds.accountBlobUrl, blobServiceUrl: ds.blobServiceUrl, accountName: ds.accountName, containerName: ds.containerName, credential };
   },
   upload: (localDir, target) => uploadFolder(localDir, target),
+  isComplete: (target, folderPath) => uploadIsComplete(target, folderPath),
   projectRoot: () => process.cwd(),
 };
 

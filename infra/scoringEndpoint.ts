@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
 import { canonicalJson, sha256Hex, WorkspaceRef } from "../lib/naming";
+import { OWNER_TAG } from "./defaultDeployment";
 
 export interface ScoringEndpointArgs {
   readonly workspace: WorkspaceRef;
@@ -39,8 +40,9 @@ export class ScoringEndpoint extends pulumi.ComponentResource {
     this.revision = sha256Hex(canonicalJson(endpointArgs)).slice(0, 16);
     this.endpoint = new ml.BatchEndpoint(args.endpointName, endpointArgs, {
       parent: this,
-      // The default deployment is set by DefaultDeployment after the deployment exists; never reset it here.
-      ignoreChanges: ["properties.defaults"],
+      // The default deployment (and the tag naming the pointer that set it) are written by DefaultDeployment after
+      // the deployment exists; never reset them here.
+      ignoreChanges: ["properties.defaults", `tags["${OWNER_TAG}"]`],
     });
     this.scoringUri = this.endpoint.properties.apply((p) => p.scoringUri ?? "");
     this.registerOutputs({ endpointName: this.endpointName, scoringUri: this.scoringUri });

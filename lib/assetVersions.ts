@@ -9,8 +9,8 @@
  * registering the same content in the same workspace, a re-deploy after destroy). Here an existing version is
  * adopted when its content matches what this stack would register, and refused with a clear message when not.
  */
-import { createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
+import { armRequest, ArmMethod, jsonOf, serviceMessage } from "./armRequest";
 import YAML from "yaml";
 import { countCall } from "./callStats";
 import { AssetKind, assetVersionId, WorkspaceRef } from "./naming";
@@ -30,11 +30,16 @@ export type AssetProperties = Readonly<Record<string, unknown>>;
 export interface AssetApi {
   /** The version's `properties`, or undefined when it does not exist (404). */
   get(ref: AssetRef): Promise<Record<string, unknown> | undefined>;
-  /** "created", or "exists" when the service says the version is already there (a concurrent registration). */
-  put(ref: AssetRef, properties: AssetProperties): Promise<"created" | "exists">;
+  /**
+   * What the service said: "created" (201, this PUT made the version), "updated" (200, the version was already
+   * there when the PUT arrived), "exists" (409, already there and not writable).
+   */
+  put(ref: AssetRef, properties: AssetProperties): Promise<PutOutcome>;
   /** false when the version was already gone (404). */
   delete(ref: AssetRef): Promise<boolean>;
 }
+
+export type PutOutcome = "created" | "updated" | "exists";
 
 export class AssetVersionError extends Error {
   constructor(message: string) {
@@ -83,28 +88,25 @@ const str = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
  * derived from the spec, and the service rewrites componentSpec on the way back (azure-ml-notes: "compare
  * inputs, not the returned body").
  */
+const asText = (f: (s: string) => string) => (a: unknown, b: unknown) => typeof a === "string" && typeof b === "string" && f(a) === f(b);
+
+/** Per kind, the fields that define a version's content, and how two values of each are compared. */
+const CONTENT: Record<AssetKind, Record<string, (a: unknown, b: unknown) => boolean>> = {
+  models: { modelUri: asText(uriKey), modelType: asText(modelTypeKey) },
+  codes: { codeUri: asText((s) => trimSlash(s.trim())) },
+  environments: { image: asText((s) => s.trim()), condaFile: sameConda },
+  components: {},
+};
+
+/** The names of the fields that define a version's content (what `contentDifferences` compares). */
+export function contentFields(kind: AssetKind): string[] {
+  return Object.keys(CONTENT[kind]);
+}
+
 export function contentDifferences(kind: AssetKind, wanted: AssetProperties, existing: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  const field = (key: string, same: (a: unknown, b: unknown) => boolean) => {
-    if (!same(wanted[key], existing[key])) out.push(`${key}: registered ${str(existing[key])}, this stack has ${str(wanted[key])}`);
-  };
-  const asText = (f: (s: string) => string) => (a: unknown, b: unknown) => typeof a === "string" && typeof b === "string" && f(a) === f(b);
-  switch (kind) {
-    case "models":
-      field("modelUri", asText(uriKey));
-      field("modelType", asText(modelTypeKey));
-      break;
-    case "codes":
-      field("codeUri", asText((s) => trimSlash(s.trim())));
-      break;
-    case "environments":
-      field("image", asText((s) => s.trim()));
-      field("condaFile", (a, b) => sameConda(a, b));
-      break;
-    case "components":
-      break;
-  }
-  return out;
+  return Object.entries(CONTENT[kind])
+    .filter(([key, same]) => !same(wanted[key], existing[key]))
+    .map(([key]) => `${key}: registered ${str(existing[key])}, this stack has ${str(wanted[key])}`);
 }
 
 // ---- registration and deletion ---------------------------------------------------------------------------
@@ -137,8 +139,10 @@ async function adoptOrRefuse(api: AssetApi, ref: AssetRef, properties: AssetProp
 export async function ensureAssetVersion(api: AssetApi, ref: AssetRef, properties: AssetProperties): Promise<EnsureResult> {
   const adopted = await adoptOrRefuse(api, ref, properties);
   if (adopted) return adopted;
+  // Only 201 means this PUT made the version. A 200 means it was already there when the PUT arrived: someone
+  // registered it between our GET and PUT (two stacks deploying the same content at once), and a repeat PUT must
+  // not make this stack its owner (the owner may delete it). 409 is the same race, refused instead of accepted.
   if ((await api.put(ref, properties)) === "created") return { id: assetVersionId(ref, ref.kind, ref.name, ref.version), created: true };
-  // Registered by someone else between our GET and PUT (two stacks deploying the same content at once).
   const raced = await adoptOrRefuse(api, ref, properties);
   if (raced) return raced;
   throw new AssetVersionError(`${describeAsset(ref)}: the service said it exists, then that it does not; run pulumi up again.`);
@@ -150,17 +154,6 @@ export async function deleteAssetVersion(api: AssetApi, ref: AssetRef): Promise<
 }
 
 // ---- the ARM edge ----------------------------------------------------------------------------------------
-
-function serviceMessage(text: string | undefined): string {
-  if (!text) return "";
-  try {
-    const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-    if (e) return `${e.code ?? "Error"}: ${e.message ?? ""}`.trim();
-  } catch {
-    // not JSON: fall through
-  }
-  return text.slice(0, 300);
-}
 
 /** A clear error for a failed call, naming the version, the status, the service's message and what to do. */
 export function callError(action: string, ref: AssetRef, status: number, bodyText?: string): AssetVersionError {
@@ -178,42 +171,31 @@ export function callError(action: string, ref: AssetRef, status: number, bodyTex
 }
 
 /**
- * The API through the shared ARM client's pipeline (lib/armClient.ts: api-version, endpoint, token audience,
- * retries on 429/5xx). A plain GET/PUT/DELETE rather than the SDK's typed modelVersions/... operations: one code
- * path for the four kinds, and the body goes out exactly as built (the 2022-10-01 SDK models would pass it
- * through a serializer that drops any field it does not know).
+ * The API through the shared ARM client's pipeline (lib/armRequest.ts). A plain GET/PUT/DELETE rather than the
+ * SDK's typed modelVersions/... operations: one code path for the four kinds, and the body goes out exactly as
+ * built (the 2022-10-01 SDK models would pass it through a serializer that drops any field it does not know).
  */
 export function armAssetApi(client: AzureMachineLearningWorkspaces): AssetApi {
-  const send = async (method: "GET" | "PUT" | "DELETE", ref: AssetRef, body?: unknown) => {
+  const send = (method: ArmMethod, ref: AssetRef, body?: unknown) => {
     countCall("arm-asset");
-    const url = `${client.$host}${assetVersionId(ref, ref.kind, ref.name, ref.version)}?api-version=${encodeURIComponent(client.apiVersion)}`;
-    const res = await client.sendRequest(
-      createPipelineRequest({
-        url,
-        method,
-        headers: createHttpHeaders(body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" }),
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      }),
-    );
-    return { status: res.status, text: res.bodyAsText ?? undefined };
+    return armRequest(client, method, assetVersionId(ref, ref.kind, ref.name, ref.version), body === undefined ? {} : { body });
   };
   return {
     async get(ref) {
       const r = await send("GET", ref);
       if (r.status === 404) return undefined;
       if (r.status !== 200) throw callError("read", ref, r.status, r.text);
-      try {
-        return (JSON.parse(r.text ?? "{}") as { properties?: Record<string, unknown> }).properties ?? {};
-      } catch {
-        throw new AssetVersionError(`could not read ${describeAsset(ref)}: the service answered 200 with a body that is not JSON.`);
-      }
+      const body = jsonOf(r);
+      if (!body || typeof body !== "object") throw new AssetVersionError(`could not read ${describeAsset(ref)}: the service answered 200 with a body that is not JSON.`);
+      return (body as { properties?: Record<string, unknown> }).properties ?? {};
     },
     async put(ref, properties) {
       const r = await send("PUT", ref, { properties });
-      // Synchronous: the 2025-12-01 spec examples (Workspace/{Model,Code,Environment,Component}Version/createOrUpdate.json)
-      // answer 200/201 with the version body, no LRO headers.
-      if (r.status === 200 || r.status === 201) return "created";
-      // [unconfirmed: the status a PUT gets when the version was registered meanwhile; 409 Conflict is ARM's usual one]
+      // Synchronous: the 2025-12-01 spec (Workspace/{Model,Code,Environment,Component}Version/createOrUpdate.json)
+      // answers 201 Created or 200 (an existing version updated) with the version body, no LRO headers.
+      if (r.status === 201) return "created";
+      if (r.status === 200) return "updated";
+      // [unconfirmed: the status a PUT gets when the version was registered meanwhile and is refused; 409 Conflict is ARM's usual one]
       if (r.status === 409) return "exists";
       throw callError("register", ref, r.status, r.text);
     },

@@ -1,6 +1,11 @@
 /**
  * Reads a workspace's blob datastore (by default the workspace's default, `workspaceblobstore`): the storage
  * account, container and endpoint are read from the workspace, never constructed from names.
+ *
+ * Two URLs, on purpose: `accountBlobUrl` is the datastore's own blob service (its account and storage suffix), the
+ * only one that may be written into anything registered in the workspace (a code version's codeUri); and
+ * `blobServiceUrl`, where bytes are transferred, which HEART_BLOB_ENDPOINT may redirect (a proxy, a private
+ * endpoint's DNS, Azurite in tests). A registered URI that named the override would point every job at it.
  */
 import type { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import type { WorkspaceRef } from "./armClient";
@@ -14,7 +19,9 @@ export interface BlobDatastore {
   /** Storage DNS suffix as the workspace reports it, e.g. core.windows.net. */
   readonly endpoint: string;
   readonly protocol: string;
-  /** e.g. https://<account>.blob.core.windows.net, or HEART_BLOB_ENDPOINT when set. */
+  /** The datastore's own blob service, e.g. https://<account>.blob.core.windows.net: the base of registered URIs. */
+  readonly accountBlobUrl: string;
+  /** Where transfers go: accountBlobUrl, or HEART_BLOB_ENDPOINT when set. Never registered anywhere. */
   readonly blobServiceUrl: string;
 }
 
@@ -25,14 +32,19 @@ export class DatastoreError extends Error {
   }
 }
 
-/** The datastore's blob service URL; HEART_BLOB_ENDPOINT overrides it (private endpoints, proxies, Azurite in tests). */
+/** The datastore's own blob service URL, from its account and storage suffix; no override applies. */
+export function accountBlobUrlOf(d: { accountName: string; endpoint?: string; protocol?: string }): string {
+  return `${d.protocol || "https"}://${d.accountName}.blob.${d.endpoint || "core.windows.net"}`;
+}
+
+/** Where transfers go: HEART_BLOB_ENDPOINT when set (private endpoints, proxies, Azurite in tests), else the account's URL. */
 export function blobServiceUrlOf(
   d: { accountName: string; endpoint?: string; protocol?: string },
   env: NodeJS.ProcessEnv = process.env,
 ): string {
   const override = env.HEART_BLOB_ENDPOINT?.trim();
   if (override) return override.replace(/\/+$/, "");
-  return `${d.protocol || "https"}://${d.accountName}.blob.${d.endpoint || "core.windows.net"}`;
+  return accountBlobUrlOf(d);
 }
 
 export async function getBlobDatastore(
@@ -59,5 +71,6 @@ export async function getBlobDatastore(
   }
   const endpoint = String(p.endpoint ?? "core.windows.net");
   const protocol = String(p.protocol ?? "https");
-  return { name, accountName, containerName, endpoint, protocol, blobServiceUrl: blobServiceUrlOf({ accountName, endpoint, protocol }, opts.env) };
+  const d = { accountName, endpoint, protocol };
+  return { name, accountName, containerName, endpoint, protocol, accountBlobUrl: accountBlobUrlOf(d), blobServiceUrl: blobServiceUrlOf(d, opts.env) };
 }

@@ -12,7 +12,7 @@ import { TestTokenCredential } from "./support/tokens";
 import { hashFolder, defaultExclude } from "../lib/contentHash";
 import { StorageAccessDeniedError, uploadFolder } from "../lib/folderUpload";
 import { callCount } from "../lib/callStats";
-import { diffFolderUpload, FolderUploadInputs, FolderUploadSeams, makeFolderUploadProvider, ResolvedTarget } from "../infra/folderUploadResource";
+import { checkFolderUpload, diffFolderUpload, FolderUploadInputs, FolderUploadSeams, makeFolderUploadProvider, ResolvedTarget, uploadIsComplete } from "../infra/folderUploadResource";
 
 const ws = { subscriptionId: "11111111-2222-3333-4444-555555555555", resourceGroupName: "rg", workspaceName: "mlw" };
 
@@ -33,13 +33,21 @@ describe("folder upload provider", function () {
     azurite = await startAzurite();
     container = new BlobServiceClient(azurite.blobEndpoint, new TestTokenCredential()).getContainerClient(containerName);
     await container.create();
-    target = { blobServiceUrl: azurite.blobEndpoint, accountName: azurite.accountName, containerName, credential: new TestTokenCredential() };
+    // The datastore's own account URL (what gets registered) and where the bytes go (Azurite, as HEART_BLOB_ENDPOINT would).
+    target = {
+      accountBlobUrl: `https://${azurite.accountName}.blob.core.windows.net`,
+      blobServiceUrl: azurite.blobEndpoint,
+      accountName: azurite.accountName,
+      containerName,
+      credential: new TestTokenCredential(),
+    };
     seams = {
       resolveTarget: async (w, datastore) => {
         resolved.push({ ws: w, datastore });
         return target;
       },
       upload: (dir, t) => uploadFolder(dir, t),
+      isComplete: uploadIsComplete,
       projectRoot: () => root,
     };
     root = fs.mkdtempSync(path.join(os.tmpdir(), "upload-provider-"));
@@ -72,7 +80,8 @@ describe("folder upload provider", function () {
       path: p,
       accountName: azurite.accountName,
       containerName,
-      folderUrl: `${azurite.blobEndpoint}/${containerName}/${p}`,
+      // The datastore's own account, never the transfer endpoint: this URL is registered as a codeUri.
+      folderUrl: `https://${azurite.accountName}.blob.core.windows.net/${containerName}/${p}`,
       files: 2,
       bytes: 14,
     });
@@ -98,6 +107,30 @@ describe("folder upload provider", function () {
       assert.match(e.message, /Storage Blob Data Contributor/);
       return true;
     });
+  });
+
+  it("check puts source in POSIX form and refuses a folder name that is not the source's last segment", () => {
+    const a = inputsFor(root, "models/my-model");
+    assert.deepStrictEqual(checkFolderUpload({ ...a, source: ".\\models\\my-model\\" }), { inputs: a });
+    assert.deepStrictEqual(checkFolderUpload({ ...a, source: "./models/my-model" }), { inputs: a });
+    assert.match(checkFolderUpload({ ...a, folderName: "other" }).failures![0].reason, /folderName other is not the last segment of source models\/my-model/);
+    assert.deepStrictEqual(checkFolderUpload({ ...a, hash: "" }).failures!.map((f) => f.property), ["hash"]);
+  });
+
+  it("read: a complete upload stays; blobs deleted by hand, or an unfinished upload, show it as gone", async () => {
+    const provider = makeFolderUploadProvider(seams);
+    fs.writeFileSync(path.join(root, "models", "my-model", "extra.txt"), "read test");
+    const inputs = inputsFor(root, "models/my-model");
+    const { id, outs } = await provider.create(inputs);
+    assert.deepStrictEqual(await provider.read!(id, outs), { id, props: outs });
+    // The completion mark is on the first file in sorted order: take it away, as an interrupted upload leaves it.
+    await container.getBlobClient(`${outs.path}/MLmodel`).setMetadata({});
+    assert.deepStrictEqual(await provider.read!(id, outs), { id: "", props: {} });
+    await provider.create(inputs);
+    assert.deepStrictEqual((await provider.read!(id, outs)).id, id, "the next create uploads it again");
+    for await (const b of container.listBlobsFlat({ prefix: `${outs.path}/` })) await container.deleteBlob(b.name);
+    assert.deepStrictEqual(await provider.read!(id, outs), { id: "", props: {} });
+    fs.rmSync(path.join(root, "models", "my-model", "extra.txt"));
   });
 
   it("delete leaves the content-addressed blobs in place", async () => {

@@ -13,7 +13,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { makeFakeAzCli, FakeAzCli } from "./support/fakeAzCli";
 import { findAll, PROJECT_ROOT, rawConfig, runProgram, stackProgram } from "./support/pulumiMocks";
-import { armError, FakeAnswer, FakeArm, SeenRequest } from "./support/fakeArm";
+import { armError, FakeWorkspace } from "./support/fakeArm";
 import { TestTokenCredential } from "./support/tokens";
 import { createArmClient } from "../lib/armClient";
 import { armAssetApi, AssetRef, contentDifferences, ensureAssetVersion } from "../lib/assetVersions";
@@ -26,61 +26,22 @@ const wsPath = `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resource
 const MODEL_URI = `azureml://subscriptions/${ws.subscriptionId}/resourcegroups/${ws.resourceGroupName}/workspaces/${ws.workspaceName}/datastores/workspaceblobstore/paths/LocalUpload/abc/heart-classifier`;
 const CONDA = "name: heart\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip:\n      - xgboost==1.7.4\n";
 
-/** Asset versions as the workspace holds them. GET answers what the service would: our properties plus its own. */
-class FakeAssets {
-  readonly versions = new Map<string, Record<string, unknown>>();
-  /** Answer every request with this instead (a failing service). */
-  failure?: FakeAnswer;
-  /** On the next PUT, someone else registers `racer` first and the service answers 409. */
-  racer?: Record<string, unknown>;
-  private readonly arm = new FakeArm((req) => this.handle(req));
-
-  get seen(): SeenRequest[] {
-    return this.arm.seen;
-  }
-  get url(): string {
-    return this.arm.url;
-  }
-  start = () => this.arm.start();
-  stop = () => this.arm.stop();
-  reset() {
-    this.arm.seen.length = 0;
-    this.versions.clear();
-    this.failure = undefined;
-    this.racer = undefined;
+/** The fake workspace, with the test's old vocabulary: seed a version, or let a racer register one first. */
+class FakeAssets extends FakeWorkspace {
+  constructor() {
+    super(ws);
   }
   seed(kind: string, name: string, version: string, properties: Record<string, unknown>) {
-    this.versions.set(`${wsPath}/${kind}/${name}/versions/${version}`, properties);
+    this.seedVersion(kind, name, version, properties);
   }
-
-  private handle({ method, path, body }: SeenRequest): FakeAnswer {
-    if (this.failure) return this.failure;
-    const m = /^(.+)\/(models|codes|environments|components)\/([^/]+)\/versions\/([^/]+)$/.exec(path);
-    if (!m || m[1] !== wsPath) return armError(404, "NotFound", path);
-    const current = this.versions.get(path);
-    const resource = (properties: Record<string, unknown>) => ({
-      id: path,
-      name: m[4],
-      type: `Microsoft.MachineLearningServices/workspaces/${m[2]}/versions`,
-      properties: { ...properties, provisioningState: "Succeeded" },
-      systemData: { createdBy: "someone", createdAt: "2026-01-01T00:00:00Z" },
-    });
-    if (method === "GET") return current ? { status: 200, body: resource(current) } : armError(404, "UserError", `${m[3]}:${m[4]} not found`);
-    if (method === "PUT") {
-      if (this.racer) {
-        this.versions.set(path, this.racer);
-        this.racer = undefined;
-        return armError(409, "Conflict", "version already exists");
-      }
-      this.versions.set(path, body.properties);
-      return { status: 201, body: resource(body.properties) };
-    }
-    if (method === "DELETE") {
-      if (!current) return { status: 204 };
-      this.versions.delete(path);
-      return { status: 200 };
-    }
-    return armError(405, "MethodNotAllowed", method);
+  /** On the next PUT, someone else registers `properties` first and the service answers `status` (409, or 200 accepting ours). */
+  race(properties: Record<string, unknown>, status: 409 | 200) {
+    this.beforePut = (req) => {
+      this.beforePut = undefined;
+      const m = /\/(models|codes|environments|components)\/([^/]+)\/versions\/([^/]+)$/.exec(req.path)!;
+      this.seedVersion(m[1], m[2], m[3], properties);
+      if (status === 409) return armError(409, "Conflict", "version already exists");
+    };
   }
 }
 
@@ -176,33 +137,91 @@ describe("stack: asset versions (registration against a fake ARM)", function () 
   });
 
   it("adopts a version someone registered between its GET and PUT (409), after checking the content", async () => {
-    fake.racer = { ...modelProps };
+    fake.race({ ...modelProps }, 409);
     const r = await provider.create(modelInputs());
     assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET", "PUT", "GET"]);
     assert.strictEqual(r.outs.created, false);
     fake.reset();
-    fake.racer = { ...modelProps, modelUri: "azureml://elsewhere" };
+    fake.race({ ...modelProps, modelUri: "azureml://elsewhere" }, 409);
     await assert.rejects(provider.create(modelInputs()), /already exists with different content/);
   });
 
-  it("delete removes only a version it registered and does not retain; a version already gone is fine", async () => {
+  it("a PUT answered 200 (the version was already there when it arrived) does not make this stack the owner", async () => {
+    fake.race({ ...modelProps }, 200);
+    const r = await provider.create(modelInputs());
+    assert.deepStrictEqual(fake.seen.map((s) => [s.method, s.path]), [["GET", modelId], ["PUT", modelId], ["GET", modelId]]);
+    assert.strictEqual(r.outs.created, false, "only 201 Created makes this stack the owner");
+    // And so its destroy (retainOnDestroy false) leaves the version to whoever registered it.
+    fake.seen.length = 0;
+    await provider.delete!(modelId, r.outs);
+    assert.strictEqual(fake.seen.length, 0);
+    assert.ok(fake.version("models", "heart-classifier", "42"));
+  });
+
+  it("delete removes only a version it registered, does not retain, and still holds what it registered", async () => {
     const created: AssetVersionOutputs = { ...modelInputs(), armId: modelId, created: true };
     fake.seed("models", "heart-classifier", "42", modelProps);
     await provider.delete!(modelId, { ...created, retainOnDestroy: true });
     await provider.delete!(modelId, { ...created, created: false });
     assert.strictEqual(fake.seen.length, 0, "retained, or adopted from someone else: no call");
     await provider.delete!(modelId, created);
-    assert.deepStrictEqual(fake.seen.map((s) => [s.method, s.path, s.apiVersion]), [["DELETE", modelId, "2025-12-01"]]);
+    assert.deepStrictEqual(fake.seen.map((s) => [s.method, s.path, s.apiVersion]), [["GET", modelId, "2025-12-01"], ["DELETE", modelId, "2025-12-01"]]);
     assert.strictEqual(fake.versions.size, 0);
     await provider.delete!(modelId, created);
-    assert.strictEqual(fake.seen.length, 2, "a second delete of a gone version succeeds");
+    assert.deepStrictEqual(fake.seen.slice(2).map((s) => s.method), ["GET"], "a gone version: nothing to delete");
+    // Re-registered by hand with other content under the same version: not the version this stack registered.
+    fake.seed("models", "heart-classifier", "42", { ...modelProps, modelUri: "azureml://someone/else" });
+    await provider.delete!(modelId, created);
+    assert.ok(fake.version("models", "heart-classifier", "42"), "left alone");
   });
 
-  it("update (retainOnDestroy changed) makes no call and keeps what create recorded", async () => {
+  it("update: retainOnDestroy alone makes no call and keeps what create recorded", async () => {
     const olds: AssetVersionOutputs = { ...modelInputs(), armId: modelId, created: true };
     const r = await provider.update!(modelId, olds, modelInputs({ retainOnDestroy: true }));
     assert.deepStrictEqual(r.outs, { ...modelInputs({ retainOnDestroy: true }), armId: modelId, created: true });
     assert.strictEqual(fake.seen.length, 0);
+  });
+
+  it("update: a new description is written to a version this stack registered, never to an adopted one", async () => {
+    fake.seed("models", "heart-classifier", "42", modelProps);
+    const described = modelInputs({ properties: { ...modelProps, description: "retrained on 2026 data" } });
+    const owned = await provider.update!(modelId, { ...modelInputs(), armId: modelId, created: true }, described);
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET", "PUT"]);
+    assert.deepStrictEqual(fake.seen[1].body, { properties: described.properties });
+    assert.strictEqual(owned.outs.created, true);
+    fake.seen.length = 0;
+    fake.seed("models", "heart-classifier", "42", modelProps);
+    await provider.update!(modelId, { ...modelInputs(), armId: modelId, created: false }, described);
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET"], "adopted: read, not written");
+    assert.strictEqual(fake.version("models", "heart-classifier", "42")!.description, undefined);
+  });
+
+  it("update: other content under the same version is refused, naming both values", async () => {
+    fake.seed("models", "heart-classifier", "42", modelProps);
+    const moved = modelInputs({ properties: { ...modelProps, modelUri: `${MODEL_URI}-moved` } });
+    await assert.rejects(provider.update!(modelId, { ...modelInputs(), armId: modelId, created: true }, moved), (e: Error) => {
+      assert.match(e.message, /model heart-classifier version 42 .* holds other content than this stack registers under that version \(modelUri: registered .*, this stack has .*-moved\)/);
+      return true;
+    });
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET"]);
+  });
+
+  it("read: the same content keeps the state; gone shows as gone; other content shows as drift", async () => {
+    const olds: AssetVersionOutputs = { ...modelInputs(), armId: modelId, created: true };
+    fake.seed("models", "heart-classifier", "42", { ...modelProps, flavors: { python_function: {} } });
+    assert.deepStrictEqual(await provider.read!(modelId, olds), { id: modelId, props: olds });
+    fake.seed("models", "heart-classifier", "42", { ...modelProps, modelUri: "azureml://else" });
+    const drift = await provider.read!(modelId, olds);
+    assert.deepStrictEqual(drift.props.properties, { ...modelProps, modelUri: "azureml://else" });
+    assert.strictEqual(diffAssetVersion(drift.props, modelInputs()).changes, true, "the next up sees it");
+    fake.deleteVersionByHand("models", "heart-classifier", "42");
+    assert.deepStrictEqual(await provider.read!(modelId, olds), { id: "", props: {} });
+  });
+
+  it("check names what is missing or malformed", async () => {
+    assert.deepStrictEqual(await provider.check!({}, modelInputs()), { inputs: modelInputs() });
+    const r = await provider.check!({}, { ...modelInputs(), assetKind: "datasets", version: "", properties: [] } as any);
+    assert.deepStrictEqual(r.failures!.map((f: any) => f.property).sort(), ["assetKind", "properties", "version"]);
   });
 
   it("5xx, 403 and 401 end in clear errors that name the version, the status and what to do", async () => {
@@ -232,13 +251,15 @@ describe("stack: asset versions (registration against a fake ARM)", function () 
 });
 
 describe("stack: asset versions (pure parts)", function () {
-  it("diff: workspace, kind, name or version replace (new before old); retainOnDestroy updates; the body alone is no change", () => {
+  it("diff: workspace, kind, name or version replace (new before old); retainOnDestroy or other properties update", () => {
     const a = modelInputs();
     assert.deepStrictEqual(diffAssetVersion(a, a), { changes: false, replaces: [], deleteBeforeReplace: false });
     assert.deepStrictEqual(diffAssetVersion(a, { ...a, version: "43" }), { changes: true, replaces: ["version"], deleteBeforeReplace: false });
     assert.deepStrictEqual(diffAssetVersion(a, { ...a, workspaceName: "w2", assetKind: "codes" }).replaces, ["workspaceName", "assetKind"]);
     assert.deepStrictEqual(diffAssetVersion(a, { ...a, retainOnDestroy: true }), { changes: true, replaces: [], deleteBeforeReplace: false });
-    assert.deepStrictEqual(diffAssetVersion(a, { ...a, properties: { ...modelProps, description: "new words" } }).changes, false);
+    assert.deepStrictEqual(diffAssetVersion(a, { ...a, properties: { ...modelProps, description: "new words" } }), { changes: true, replaces: [], deleteBeforeReplace: false });
+    const reordered = Object.fromEntries(Object.entries(modelProps).reverse());
+    assert.strictEqual(diffAssetVersion(a, { ...a, properties: reordered }).changes, false, "the same properties in another key order");
   });
 
   it("content comparison: the fields that define each kind, and only those", () => {
@@ -295,7 +316,7 @@ describe("stack: asset versions (the serialized provider, as Pulumi's dynamic pr
     assert.strictEqual(adopted.outs.created, false);
     assert.deepStrictEqual(fake.seen.slice(2).map((s) => s.method), ["GET"]);
     await inChild(`p.delete(${JSON.stringify(modelId)}, ${JSON.stringify(created.outs)})`);
-    assert.deepStrictEqual(fake.seen.slice(3).map((s) => [s.method, s.path]), [["DELETE", modelId]]);
+    assert.deepStrictEqual(fake.seen.slice(3).map((s) => [s.method, s.path]), [["GET", modelId], ["DELETE", modelId]]);
     assert.strictEqual(fake.versions.size, 0);
   });
 });

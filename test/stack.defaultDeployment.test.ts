@@ -1,76 +1,30 @@
 /**
- * The default-deployment pointer's provider, against a small fake of the batch endpoint ARM API (GET/PUT
- * of workspaces/{ws}/batchEndpoints/{name}, the documented shapes) reached through the real ARM client
- * (lib/armClient.ts): what it sends, and that it sets, switches and releases the endpoint's default.
+ * The default-deployment pointer's provider, against the fake workspace's batch endpoints (GET/PUT of
+ * workspaces/{ws}/batchEndpoints/{name} in the documented shapes, with ARM's ETag / If-Match / 412) reached
+ * through the real ARM client (lib/armClient.ts): what it sends, that it sets, switches and releases the default,
+ * that it never clears a default it no longer owns, and what refresh sees.
  */
 import assert from "assert";
-import { armError, FakeAnswer, FakeArm, SeenRequest } from "./support/fakeArm";
+import { armError, FakeWorkspace } from "./support/fakeArm";
 import { TestTokenCredential } from "./support/tokens";
 import { createArmClient } from "../lib/armClient";
-import { armEndpointApi, DefaultDeploymentInputs, diffDefaultDeployment, makeDefaultDeploymentProvider, withDefault } from "../infra/defaultDeployment";
+import {
+  armEndpointApi,
+  checkDefaultDeployment,
+  DefaultDeploymentInputs,
+  diffDefaultDeployment,
+  makeDefaultDeploymentProvider,
+  MAX_WRITE_ATTEMPTS,
+  OWNER_TAG,
+  withDefault,
+} from "../infra/defaultDeployment";
 
 const ws = { subscriptionId: "11111111-2222-3333-4444-555555555555", resourceGroupName: "rg-heart", workspaceName: "mlw-heart" };
-const base = `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}/batchEndpoints/`;
-
-/** Batch endpoints as ARM holds them; PUT replaces the resource, as ARM PUT does. */
-class FakeEndpoints {
-  readonly endpoints = new Map<string, any>();
-  /** Deployments that exist per endpoint: a default must name one of them [the service's rule: unconfirmed]. */
-  readonly deployments = new Map<string, Set<string>>();
-  private readonly arm = new FakeArm((req) => this.handle(req));
-
-  get seen(): SeenRequest[] {
-    return this.arm.seen;
-  }
-  get url(): string {
-    return this.arm.url;
-  }
-  start(): Promise<void> {
-    return this.arm.start();
-  }
-  stop(): Promise<void> {
-    return this.arm.stop();
-  }
-  seed(name: string, deployments: string[], defaultName?: string) {
-    this.deployments.set(name, new Set(deployments));
-    this.endpoints.set(name, {
-      id: `${base}${name}`,
-      name,
-      type: "Microsoft.MachineLearningServices/workspaces/batchEndpoints",
-      location: "westeurope",
-      tags: { team: "ml" },
-      identity: { type: "SystemAssigned", principalId: "p", tenantId: "t" },
-      properties: {
-        authMode: "AADToken",
-        description: "d",
-        properties: { "ComponentDeployment.Enabled": "true" },
-        defaults: defaultName ? { deploymentName: defaultName } : {},
-        provisioningState: "Succeeded",
-        scoringUri: `https://${name}.westeurope.inference.ml.azure.com/jobs`,
-      },
-    });
-  }
-
-  private handle({ method, path, body }: SeenRequest): FakeAnswer {
-    if (!path.startsWith(base)) return armError(404, "NotFound", path);
-    const name = path.slice(base.length);
-    const current = this.endpoints.get(name);
-    if (method === "GET") return current ? { status: 200, body: current } : armError(404, "ResourceNotFound", `${name} not found`);
-    if (method === "PUT") {
-      if (!current) return armError(404, "ResourceNotFound", `${name} not found`);
-      const d = body?.properties?.defaults?.deploymentName;
-      if (d && !this.deployments.get(name)?.has(d)) return armError(400, "BadRequest", `deployment ${d} does not exist`);
-      const next = { ...current, ...body, id: current.id, name, type: current.type, properties: { ...body.properties, provisioningState: "Succeeded", scoringUri: current.properties.scoringUri } };
-      this.endpoints.set(name, next);
-      return { status: 200, body: next };
-    }
-    return armError(405, "MethodNotAllowed", method);
-  }
-}
 
 describe("stack: default deployment pointer", function () {
-  const fake = new FakeEndpoints();
+  const fake = new FakeWorkspace(ws);
   let provider: ReturnType<typeof makeDefaultDeploymentProvider>;
+  let owners = 0;
   const inputs = (over: Partial<DefaultDeploymentInputs> = {}): DefaultDeploymentInputs => ({
     ...ws,
     endpointName: "heart-ep",
@@ -78,15 +32,19 @@ describe("stack: default deployment pointer", function () {
     endpointRevision: "r1",
     ...over,
   });
+  const epPath = `${fake.base}/batchEndpoints/heart-ep`;
 
   before(async () => {
     await fake.start();
-    provider = makeDefaultDeploymentProvider({ endpoints: (w) => armEndpointApi(createArmClient(new TestTokenCredential(), w, { endpoint: fake.url })) });
+    provider = makeDefaultDeploymentProvider({
+      endpoints: (w) => armEndpointApi(createArmClient(new TestTokenCredential(), w, { endpoint: fake.url, maxRetries: 0 })),
+      newOwner: () => `owner-${++owners}`,
+    });
   });
   after(() => fake.stop());
-  beforeEach(() => (fake.seen.length = 0));
+  beforeEach(() => fake.reset());
 
-  it("diff: a new deployment name or endpoint revision updates; another endpoint replaces", () => {
+  it("diff: a new deployment name or endpoint revision updates; another endpoint replaces, new before old", () => {
     const a = inputs();
     assert.deepStrictEqual(diffDefaultDeployment(a, a), { changes: false, replaces: [], deleteBeforeReplace: false });
     assert.deepStrictEqual(diffDefaultDeployment(a, { ...a, deploymentName: "green" }), { changes: true, replaces: [], deleteBeforeReplace: false });
@@ -94,61 +52,122 @@ describe("stack: default deployment pointer", function () {
     assert.deepStrictEqual(diffDefaultDeployment(a, { ...a, endpointName: "other" }).replaces, ["endpointName"]);
   });
 
-  it("create reads the endpoint and puts it back with only the default changed", async () => {
-    fake.seed("heart-ep", ["blue", "green"]);
+  it("check names an empty or missing name", async () => {
+    assert.deepStrictEqual(checkDefaultDeployment({ ...inputs() }), []);
+    assert.deepStrictEqual(
+      checkDefaultDeployment({ ...inputs(), deploymentName: " ", endpointName: undefined }).map((f) => f.property).sort(),
+      ["deploymentName", "endpointName"],
+    );
+    assert.deepStrictEqual(await provider.check!({}, inputs()), { inputs: inputs() });
+    assert.match((await provider.check!({}, { ...inputs(), deploymentName: "" })).failures![0].reason, /deploymentName must be a non-empty string/);
+  });
+
+  it("create GETs the endpoint and PUTs back the very body it got, If-Match its ETag, with only the default and owner tag changed", async () => {
+    fake.seedEndpoint("heart-ep", ["blue", "green"]);
+    // A field no SDK model knows must survive the round trip.
+    fake.endpointBody("heart-ep").properties.futureField = { kept: true };
+    const before = JSON.parse(JSON.stringify(fake.endpointBody("heart-ep")));
     const r = await provider.create(inputs());
-    assert.strictEqual(r.id, "heart-ep/defaults");
-    assert.deepStrictEqual(fake.seen.map((s) => [s.method, s.apiVersion, s.audience]), [
-      ["GET", "2025-12-01", "https://management.azure.com"],
-      ["PUT", "2025-12-01", "https://management.azure.com"],
+    assert.deepStrictEqual(r, { id: "heart-ep/defaults", outs: { ...inputs(), owner: "owner-1" } });
+    assert.deepStrictEqual(fake.seen.map((s) => [s.method, s.path, s.apiVersion, s.audience]), [
+      ["GET", epPath, "2025-12-01", "https://management.azure.com"],
+      ["PUT", epPath, "2025-12-01", "https://management.azure.com"],
     ]);
-    const put = fake.seen[1].body;
-    assert.deepStrictEqual(put.properties.defaults, { deploymentName: "blue" });
-    assert.strictEqual(put.properties.authMode, "AADToken");
-    assert.deepStrictEqual(put.properties.properties, { "ComponentDeployment.Enabled": "true" });
-    assert.strictEqual(put.location, "westeurope");
-    assert.deepStrictEqual(put.tags, { team: "ml" });
-    assert.strictEqual(put.identity.type, "SystemAssigned");
-    assert.strictEqual(put.properties.scoringUri, undefined, "read-only fields are not sent");
-    assert.strictEqual(fake.endpoints.get("heart-ep").properties.defaults.deploymentName, "blue");
+    const getEtag = `"${1}"`;
+    assert.strictEqual(fake.seen[1].headers["if-match"], getEtag, "If-Match carries the ETag the GET answered");
+    const expected = { ...before, tags: { ...before.tags, [OWNER_TAG]: "owner-1" }, properties: { ...before.properties, defaults: { deploymentName: "blue" } } };
+    assert.deepStrictEqual(fake.seen[1].body, expected, "the GET's body, field for field, with only defaults and the owner tag changed");
+    assert.strictEqual(fake.defaultOf("heart-ep"), "blue");
   });
 
-  it("does not PUT when the default is already right (a re-run changes nothing)", async () => {
-    fake.seed("heart-ep", ["blue"], "blue");
+  it("update with the same owner and the default already right sends nothing but the GET", async () => {
+    fake.seedEndpoint("heart-ep", ["blue"], "blue", { tags: { [OWNER_TAG]: "owner-x" } });
+    await provider.update!("heart-ep/defaults", { ...inputs(), owner: "owner-x" }, inputs({ endpointRevision: "r2" }));
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET"]);
+  });
+
+  it("update switches the default to another deployment and keeps its owner token", async () => {
+    fake.seedEndpoint("heart-ep", ["blue", "green"], "blue", { tags: { [OWNER_TAG]: "owner-x" } });
+    const r = await provider.update!("heart-ep/defaults", { ...inputs(), owner: "owner-x" }, inputs({ deploymentName: "green" }));
+    assert.deepStrictEqual(r.outs, { ...inputs({ deploymentName: "green" }), owner: "owner-x" });
+    assert.strictEqual(fake.defaultOf("heart-ep"), "green");
+  });
+
+  it("a write in between (412) is read again and retried, keeping what the other writer changed", async () => {
+    fake.seedEndpoint("heart-ep", ["blue"]);
+    let raced = false;
+    fake.beforePut = () => {
+      if (raced) return;
+      raced = true;
+      const e = fake.endpointBody("heart-ep");
+      fake.seedEndpoint("heart-ep", ["blue"], undefined, { tags: { ...e.tags, addedByOther: "yes" } });
+    };
     await provider.create(inputs());
-    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET"]);
+    assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET", "PUT", "GET", "PUT"]);
+    assert.notStrictEqual(fake.seen[1].headers["if-match"], fake.seen[3].headers["if-match"]);
+    assert.strictEqual(fake.defaultOf("heart-ep"), "blue");
+    assert.strictEqual(fake.endpointBody("heart-ep").tags.addedByOther, "yes", "the other writer's change survives");
   });
 
-  it("update switches the default to another deployment", async () => {
-    fake.seed("heart-ep", ["blue", "green"], "blue");
-    await provider.update!("heart-ep/defaults", inputs(), inputs({ deploymentName: "green" }));
-    assert.strictEqual(fake.endpoints.get("heart-ep").properties.defaults.deploymentName, "green");
+  it("gives up with a clear message after a bounded number of 412s", async () => {
+    fake.seedEndpoint("heart-ep", ["blue"]);
+    fake.beforePut = () => armError(412, "PreconditionFailed", "etag mismatch");
+    await assert.rejects(provider.create(inputs()), /batch endpoint heart-ep in workspace mlw-heart kept changing .*\(5 attempts answered 412 Precondition Failed\)/);
+    assert.strictEqual(fake.seen.filter((s) => s.method === "PUT").length, MAX_WRITE_ATTEMPTS);
   });
 
-  it("delete releases the default it set, so the deployment can then be deleted", async () => {
-    fake.seed("heart-ep", ["blue"], "blue");
-    await provider.delete!("heart-ep/defaults", inputs());
+  it("follows a PUT answered 201 with Azure-AsyncOperation until the operation succeeds", async () => {
+    fake.seedEndpoint("heart-ep", ["blue"]);
+    fake.asyncEndpointPuts = true;
+    await provider.create(inputs());
+    const ops = fake.seen.filter((s) => s.path.includes("/operations/"));
+    assert.strictEqual(ops.length, 2, "InProgress, then Succeeded");
+    assert.ok(ops.every((s) => s.method === "GET" && s.audience === "https://management.azure.com"));
+  });
+
+  it("delete releases the default it set (If-Match), so the deployment can then be deleted", async () => {
+    fake.seedEndpoint("heart-ep", ["blue"], "blue", { tags: { team: "ml", [OWNER_TAG]: "owner-x" } });
+    await provider.delete!("heart-ep/defaults", { ...inputs(), owner: "owner-x" });
     assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET", "PUT"]);
+    assert.ok(fake.seen[1].headers["if-match"]);
     assert.deepStrictEqual(fake.seen[1].body.properties.defaults, {});
-    assert.strictEqual(fake.endpoints.get("heart-ep").properties.defaults.deploymentName, undefined);
+    assert.deepStrictEqual(fake.seen[1].body.tags, { team: "ml" }, "the owner tag goes with it");
+    assert.strictEqual(fake.defaultOf("heart-ep"), "");
   });
 
-  it("delete leaves a default someone else set, and tolerates a deleted endpoint", async () => {
-    fake.seed("heart-ep", ["blue", "green"], "green");
-    await provider.delete!("heart-ep/defaults", inputs());
+  it("delete leaves a default someone else set, one a newer pointer owns, and tolerates a deleted endpoint", async () => {
+    fake.seedEndpoint("heart-ep", ["blue", "green"], "green");
+    await provider.delete!("heart-ep/defaults", { ...inputs(), owner: "owner-x" });
     assert.deepStrictEqual(fake.seen.map((s) => s.method), ["GET"]);
-    assert.strictEqual(fake.endpoints.get("heart-ep").properties.defaults.deploymentName, "green");
+    assert.strictEqual(fake.defaultOf("heart-ep"), "green");
+    fake.seedEndpoint("heart-ep", ["blue"], "blue", { tags: { [OWNER_TAG]: "owner-newer" } });
+    await provider.delete!("heart-ep/defaults", { ...inputs(), owner: "owner-x" });
+    assert.strictEqual(fake.defaultOf("heart-ep"), "blue", "a newer pointer's default is not cleared");
     fake.endpoints.delete("heart-ep");
-    await provider.delete!("heart-ep/defaults", inputs());
+    await provider.delete!("heart-ep/defaults", { ...inputs(), owner: "owner-x" });
   });
 
-  it("create fails clearly when the endpoint does not exist", async () => {
+  it("read reports the endpoint's current default (drift), and the pointer as gone with the endpoint", async () => {
+    fake.seedEndpoint("heart-ep", ["blue", "green"], "blue");
+    const olds = { ...inputs(), owner: "owner-x" };
+    assert.deepStrictEqual(await provider.read!("heart-ep/defaults", olds), { id: "heart-ep/defaults", props: olds });
+    fake.setDefaultByHand("heart-ep", "green");
+    assert.deepStrictEqual(await provider.read!("heart-ep/defaults", olds), { id: "heart-ep/defaults", props: { ...olds, deploymentName: "green" } });
+    fake.endpoints.delete("heart-ep");
+    assert.deepStrictEqual(await provider.read!("heart-ep/defaults", olds), { id: "", props: {} });
+  });
+
+  it("create fails clearly when the endpoint does not exist, and names the status when the service refuses", async () => {
     await assert.rejects(provider.create(inputs({ endpointName: "missing-ep" })), /batch endpoint missing-ep not found in workspace mlw-heart/);
+    fake.seedEndpoint("heart-ep", ["blue"]);
+    fake.beforePut = () => armError(403, "AuthorizationFailed", "no write");
+    await assert.rejects(provider.create(inputs()), /could not update batch endpoint heart-ep \(HTTP 403, AuthorizationFailed: no write\)\. The identity running pulumi needs write access/);
   });
 
-  it("withDefault keeps everything but defaults", () => {
-    const e = { location: "westeurope", tags: { a: "b" }, properties: { authMode: "AADToken", defaults: { deploymentName: "x" } } };
-    assert.deepStrictEqual(withDefault(e as any, "y"), { location: "westeurope", tags: { a: "b" }, properties: { authMode: "AADToken", defaults: { deploymentName: "y" } } });
-    assert.deepStrictEqual(withDefault(e as any, undefined).properties, { authMode: "AADToken", defaults: {} });
+  it("withDefault keeps everything but the default and the owner tag", () => {
+    const e = { location: "westeurope", id: "x", tags: { a: "b" }, properties: { authMode: "AADToken", defaults: { deploymentName: "x" }, extra: 1 } };
+    assert.deepStrictEqual(withDefault(e, "y", "o"), { ...e, tags: { a: "b", [OWNER_TAG]: "o" }, properties: { ...e.properties, defaults: { deploymentName: "y" } } });
+    assert.deepStrictEqual(withDefault(e, undefined, undefined), { ...e, properties: { ...e.properties, defaults: {} } });
+    assert.deepStrictEqual(e.properties.defaults, { deploymentName: "x" }, "the input is not changed");
   });
 });

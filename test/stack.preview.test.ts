@@ -28,6 +28,7 @@ function trappedProviders(): Record<string, pulumi.dynamic.ResourceProvider> {
     [UPLOAD]: makeFolderUploadProvider({
       resolveTarget: () => trap("the datastore look-up"),
       upload: () => trap("the folder upload"),
+      isComplete: () => trap("the upload check"),
       projectRoot: () => trap("the project root (files read)"),
     }),
     [ASSET]: makeAssetVersionProvider({ assets: () => trap("the asset-version API") }),

@@ -362,7 +362,7 @@ describe("stack (mocks): resource graph", function () {
   });
 
   it("lets the pointer own the endpoint's default: the endpoint ignores changes to it", () => {
-    assert.deepStrictEqual(find(run, `${ML}:BatchEndpoint`).ignoreChanges, ["properties.defaults"]);
+    assert.deepStrictEqual(find(run, `${ML}:BatchEndpoint`).ignoreChanges, ["properties.defaults", 'tags["heart-scoring-default-owner"]']);
   });
 
   it("builds data store URIs the way the SDK writes them", () => {
@@ -419,7 +419,7 @@ describe("stack (mocks): serialized dynamic providers", function () {
       const child = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "", NODE_PATH: path.join(PROJECT_ROOT, "node_modules") } });
       assert.strictEqual(child.status, 0, child.stderr);
       assert.deepStrictEqual(JSON.parse(child.stdout), {
-        methods: [["diff", "create", "delete"], ["diff", "create", "update", "delete"], ["diff", "create", "update", "delete"]],
+        methods: [["check", "diff", "create", "read", "delete"], ["check", "diff", "create", "update", "read", "delete"], ["check", "diff", "create", "update", "read", "delete"]],
         diffs: [
           { changes: true, replaces: ["hash"], deleteBeforeReplace: false },
           { changes: true, replaces: [], deleteBeforeReplace: false },
