@@ -2,11 +2,13 @@
  * local-run: runs the scoring pipeline (components/pipeline.yml) on this machine, no Azure needed, and prints
  * where the scores are. Progress on stderr; the scores folder (or JSON with --json) on stdout.
  */
+import * as os from "os";
 import * as path from "path";
 import { ComponentYamlError, loadPipeline, PipelineDefinition } from "../../lib/componentYaml";
 import { CommandSpec, parseCommandLine, runCli, stringFlag } from "../lib/cli";
 import { CliError, ExitCode } from "../lib/exitCodes";
 import { REQUIRED_COLUMNS } from "../lib/local/inputFolder";
+import { parseWorkers } from "../lib/local/plan";
 import { summarizeOutputFolder } from "../lib/local/outputFolder";
 import { checkInvokeInput, runsDirOf, scoreModes, secs } from "../lib/targets/commands";
 import { DEFAULT_MODELS_DIR, LocalRunEvent, LocalRunInputError, LocalRunRecord, runLocalPipeline } from "../lib/local/runner";
@@ -19,7 +21,7 @@ function commandSpec(scoreModes: readonly string[], defaultMode: string): Comman
   const spec: CommandSpec = {
     name: NAME,
     summary: "Score a folder of CSV files with the pipeline on this machine (no Azure).",
-    usage: "ts-node scripts/cli/local-run.ts --input <folder> [--score-mode <mode>] [--json]",
+    usage: "ts-node scripts/cli/local-run.ts --input <folder> [--score-mode <mode>] [--workers <n>] [--json]",
     flags: {
       input: { type: "string", short: "i", valueName: "folder", description: "Folder of CSV files to score (each needs the 13 feature columns)." },
       "score-mode": {
@@ -32,11 +34,20 @@ function commandSpec(scoreModes: readonly string[], defaultMode: string): Comman
       "runs-dir": { type: "string", valueName: "folder", description: "Where run folders are kept.", env: "HEART_RUNS_DIR", default: "<repo>/runs" },
       "run-id": { type: "string", valueName: "id", description: "Id of the run (letters, digits, - and _); default: time-based, unique." },
       "models-dir": { type: "string", valueName: "folder", description: "Folder holding the model folders (heart-classifier, heart-classifier-transforms).", env: "HEART_MODELS_DIR", default: MODELS_DIR_DEFAULT },
+      workers: {
+        type: "string",
+        valueName: "n",
+        description: `Worker processes of each parallel step (prepare, score), 1-256; default: the CPUs (${os.cpus().length} here). The scores are the same whatever it is.`,
+        env: "HEART_WORKERS",
+      },
       json: { type: "boolean", description: "Print a JSON summary (run id, status, scores folder, files, row counts) instead of the folder." },
     },
     details: [
       "Each run gets a folder <runs-dir>/<run id>/ with run.json (status, steps, exit codes, durations),",
       "steps/<step>/stdout.log and stderr.log, and outputs/<step>/<output>/; the scores are in outputs/score/scores/.",
+      "prepare and score are parallel steps, run as Azure ML runs them: the input files are split into mini-batches",
+      "handed to --workers processes (logs in steps/<step>/workers/worker-<i>.log), with the retries, timeout and",
+      "error threshold of components/<step>/<step>.yml.",
       `Required columns: ${REQUIRED_COLUMNS.join(",")}.`,
       "Python: HEART_PYTHON, else /usr/bin/python3 (needs pandas, scikit-learn, xgboost).",
       "Flags, the folder, every CSV header and the score mode are checked before anything runs (exit 2). Bad values",
@@ -84,6 +95,12 @@ async function main(signal: AbortSignal): Promise<number> {
   const input = stringFlag(spec, values, "input");
   const scoreMode = stringFlag(spec, values, "score-mode")!;
   const json = values.json === true;
+  let workers: number | undefined;
+  if (typeof values.workers === "string") {
+    const parsed = parseWorkers("--workers", values.workers);
+    if (parsed.problem) throw new CliError(ExitCode.Usage, parsed.problem);
+    workers = parsed.workers;
+  }
 
   // Everything the user can get wrong is checked here, together, before anything runs. The steps themselves
   // warn about the files they skip, so the check's warnings are not printed twice.
@@ -98,6 +115,7 @@ async function main(signal: AbortSignal): Promise<number> {
       modelsDir: values["models-dir"] !== MODELS_DIR_DEFAULT ? path.resolve(stringFlag(spec, values, "models-dir")!) : DEFAULT_MODELS_DIR,
       runId: stringFlag(spec, values, "run-id"),
       outputs: { [SCORES_OUTPUT]: stringFlag(spec, values, "output") },
+      workers,
       signal,
       onEvent: progress,
     });

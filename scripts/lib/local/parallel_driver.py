@@ -17,8 +17,10 @@ Run in the step's code folder, as Azure ML runs the entry script. What it does, 
 
 Exit codes, as the steps' own CLI mode: 0 done; 2 bad input (the failure was the entry script's InputError,
 its message names the file, column, row and value); 1 anything else; 130 interrupted (SIGINT/SIGTERM).
-Simulation only (bench/parallel.ts): --cpu-share F pauses and resumes every worker so each gets a share F of
-one CPU (SIGSTOP/SIGCONT duty cycle over 100 ms periods), to stand in for smaller nodes.
+Each worker's library thread pools (OMP/OpenBLAS/MKL/numexpr) get cpu_count // workers threads unless the
+environment already sets them. Simulation only (bench/parallel.ts): --cpu-share F (or HEART_PARALLEL_CPU_SHARE)
+pauses and resumes every worker so each gets at most a share F of one CPU (SIGSTOP/SIGCONT duty cycle over
+100 ms periods), to stand in for smaller nodes.
 Standard library only: the worker processes import the entry script's own dependencies.
 """
 from __future__ import annotations
@@ -43,6 +45,8 @@ from collections import deque  # noqa: E402
 INPUT_ERROR = "InputError"  # the entry scripts' bad-input exception (csvfolder.InputError), by class name
 LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING")
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+CPU_SHARE_VARIABLE = "HEART_PARALLEL_CPU_SHARE"  # the bench's stand-in for smaller nodes (same as --cpu-share)
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -66,6 +70,11 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--result-fd", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.cpu_share is None and os.environ.get(CPU_SHARE_VARIABLE):
+        try:
+            args.cpu_share = float(os.environ[CPU_SHARE_VARIABLE])
+        except ValueError:
+            p.error(f"{CPU_SHARE_VARIABLE} must be a number in (0, 1]")
     problems = []
     if not args.worker and not args.input_data:
         problems.append("--input-data is required")
@@ -247,6 +256,10 @@ class Driver:
         command = [sys.executable, os.path.abspath(__file__), "--worker", "--entry-script", self.args.entry_script,
                    "--result-fd", str(write_fd), "--logging-level", self.args.logging_level, "--", *self.program]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "AZUREML_PARALLEL_LOCAL_WORKER": str(slot.index)}
+        # N workers share the machine's cores: each library thread pool gets its share, unless the caller chose.
+        threads = str(max(1, (os.cpu_count() or 1) // len(self.slots)))
+        for name in THREAD_VARIABLES:
+            env.setdefault(name, threads)
         slot.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         pass_fds=(write_fd,), env=env, text=True, encoding="utf-8", errors="replace", bufsize=1)
         os.close(write_fd)
@@ -305,18 +318,26 @@ class Driver:
             for thread in slot.pumps:
                 thread.join(timeout=5)  # everything the worker printed reaches the logs before they close
 
-    def duty_cycle(self, share: float, period: float = 0.1) -> None:
-        """Each worker runs share × period, then is paused for the rest of the period (staggered)."""
+    def duty_cycle(self, share: float, period: float = 0.2, tick: float = 0.005) -> None:
+        """Worker i may run while (time / period) mod 1 lies in [i * share, i * share + share) (wrapping), and is
+        paused (SIGSTOP) otherwise: each gets `share` of a CPU, and at any moment at most ceil(n * share)
+        workers run, so n workers with n * share <= the CPUs never compete for a core."""
+        running: dict[int, bool] = {}
         while not self.stopping:
-            for phase in ("run", "pause"):
-                for slot in self.slots:
-                    p = slot.process
-                    if p is not None and p.poll() is None:
-                        try:
-                            p.send_signal(signal.SIGCONT if phase == "run" else signal.SIGSTOP)
-                        except ProcessLookupError:
-                            pass
-                time.sleep(period * (share if phase == "run" else 1 - share))
+            phase = (time.monotonic() / period) % 1.0
+            for slot in self.slots:
+                start = (slot.index * share) % 1.0
+                inside = (phase - start) % 1.0 < share
+                p = slot.process
+                if p is None or p.poll() is not None:
+                    continue
+                if running.get(p.pid) != inside:
+                    try:
+                        p.send_signal(signal.SIGCONT if inside else signal.SIGSTOP)
+                        running[p.pid] = inside
+                    except ProcessLookupError:
+                        pass
+            time.sleep(tick)
         for slot in self.slots:
             if slot.process is not None and slot.process.poll() is None:
                 slot.process.send_signal(signal.SIGCONT)

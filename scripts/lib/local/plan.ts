@@ -79,6 +79,12 @@ export function workersProblem(workers: unknown): string | undefined {
     : `workers must be a whole number from 1 to 256 (got ${JSON.stringify(workers)})`;
 }
 
+/** A --workers value as typed: a whole number from 1 to 256 (for the CLIs; the message names the flag). */
+export function parseWorkers(flag: string, raw: string): { readonly workers?: number; readonly problem?: string } {
+  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  return workersProblem(n) ? { problem: `${flag} must be a whole number of worker processes from 1 to 256 (got '${raw}')` } : { workers: n };
+}
+
 /** The driver's command line for a parallel step (settings as they apply; the entry script's arguments after --). */
 export function parallelCommand(python: string, entryScript: string, inputData: string, p: PlannedParallel, programArguments: string): string {
   const s = p.settings;

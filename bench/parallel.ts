@@ -1,0 +1,178 @@
+/**
+ * Benchmark of the parallel steps: how the local pipeline's throughput grows with worker processes, and what a
+ * cluster of 1..5 nodes would take for a 10,000,000-row job.
+ *
+ *   npm run bench:parallel -- [--rows 1000000] [--files 40] [--nodes 5] [--share <f>] [--target-rows 10000000]
+ *                             [--json <file>] [--keep] [--pipeline <pipeline.yml>]
+ *
+ * Input: --rows rows sampled (seeded) from data/unlabeled in --files CSV files (one file per mini-batch).
+ *  1. Throughput: the whole local pipeline (runLocalPipeline, prepare then score) with 1 and with 2 workers;
+ *     rows/s, and the ratio 2 workers ÷ 1 worker (goal on a 2-core machine: >= 1.6). The scores of the two runs
+ *     are compared byte for byte.
+ *  2. Simulated nodes: the same pipeline with k = 1..--nodes workers, each worker held to a share f of one CPU
+ *     (default f = CPUs / nodes, so that all 5 fit the machine's cores at once without competing): a worker
+ *     stands in for a node. The driver pauses and resumes each worker (SIGSTOP/SIGCONT, staggered windows in
+ *     200 ms periods; scripts/lib/local/parallel_driver.py --cpu-share).
+ *     Projection to --target-rows on k nodes, stated method: from each run's per-worker logs, split the wall
+ *     time into start-up S (the slowest worker's init(), per step, summed) and work W = wall − S. A node with a
+ *     whole core does in f·t what the throttled worker did in t, and the work grows linearly with rows while
+ *     the start-up does not (the larger job has proportionally more files, so mini-batches stay the same size):
+ *         T(k) = f · (S + W · target / rows)
+ *     Not modelled: node provisioning and image pull (minutes on Azure, before the first mini-batch), storage
+ *     throughput, and a node having more than one core (max_concurrency_per_instance > 1 multiplies a node's
+ *     throughput by up to its vCPUs).
+ * Prints figures only; nothing here asserts on time. Run it on a quiet machine: other load skews every figure.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseArgs } from "util";
+import { LocalRunRecord, REPO_ROOT, runLocalPipeline } from "../scripts/lib/local/runner";
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: "string", default: "1000000" },
+    files: { type: "string", default: "40" },
+    nodes: { type: "string", default: "5" },
+    share: { type: "string" },
+    "target-rows": { type: "string", default: "10000000" },
+    json: { type: "string" },
+    keep: { type: "boolean", default: false },
+    pipeline: { type: "string" },
+  },
+});
+const ROWS = Number(values.rows);
+const FILES = Number(values.files);
+const NODES = Number(values.nodes);
+const TARGET = Number(values["target-rows"]);
+const CPUS = os.cpus().length;
+const SHARE = values.share === undefined ? Math.min(1, CPUS / NODES) : Number(values.share);
+if ([ROWS, FILES, NODES, TARGET].some((n) => !Number.isInteger(n) || n < 1) || !(SHARE > 0 && SHARE <= 1)) {
+  console.error("parallel bench: --rows, --files, --nodes and --target-rows must be positive integers, --share in (0, 1]");
+  process.exit(2);
+}
+
+/** Small deterministic PRNG (mulberry32), so every run scores the same input. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function generate(dir: string): number {
+  const [header, ...rows] = fs.readFileSync(path.join(REPO_ROOT, "data", "unlabeled", "heart.csv"), "utf8").trimEnd().split("\n");
+  const random = prng(7);
+  let bytes = 0;
+  for (let f = 0; f < FILES; f++) {
+    const count = Math.floor(ROWS / FILES) + (f < ROWS % FILES ? 1 : 0);
+    const lines = [header];
+    for (let i = 0; i < count; i++) lines.push(rows[Math.floor(random() * rows.length)]);
+    const text = lines.join("\n") + "\n";
+    fs.writeFileSync(path.join(dir, `part-${String(f + 1).padStart(3, "0")}.csv`), text);
+    bytes += Buffer.byteLength(text);
+  }
+  return bytes;
+}
+
+/** sha256 over every output file (relative name and bytes), to compare runs. */
+function digest(dir: string): string {
+  const h = crypto.createHash("sha256");
+  const walk = (d: string, rel: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isDirectory()) walk(path.join(d, e.name), `${rel}${e.name}/`);
+      else h.update(`${rel}${e.name}\0`).update(fs.readFileSync(path.join(d, e.name)));
+    }
+  };
+  walk(dir, "");
+  return h.digest("hex");
+}
+
+/** The slowest worker's init() in seconds, per step, from the per-worker logs ("init() done in X s"). */
+function startupSeconds(record: LocalRunRecord): number {
+  let total = 0;
+  for (const step of record.steps) {
+    if (!step.workerLogs || !fs.existsSync(step.workerLogs)) continue;
+    let slowest = 0;
+    for (const f of fs.readdirSync(step.workerLogs)) {
+      for (const m of fs.readFileSync(path.join(step.workerLogs, f), "utf8").matchAll(/init\(\) done in ([0-9.]+) s/g)) slowest = Math.max(slowest, Number(m[1]));
+    }
+    total += slowest;
+  }
+  return total;
+}
+
+interface Measured {
+  readonly workers: number;
+  readonly share: number;
+  readonly seconds: number;
+  readonly startup: number;
+  readonly digest: string;
+}
+
+async function measure(input: string, runsDir: string, workers: number, share: number): Promise<Measured> {
+  const env = { ...process.env, ...(share < 1 ? { HEART_PARALLEL_CPU_SHARE: String(share) } : {}) };
+  const started = process.hrtime.bigint();
+  const r = await runLocalPipeline({ inputs: { input_data: input, score_mode: "append" }, runsDir, workers, env, pipelineFile: values.pipeline });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.status !== "Completed") throw new Error(`run with ${workers} worker(s) ended ${r.status}: ${r.error?.message}`);
+  const m = { workers, share, seconds, startup: startupSeconds(r), digest: digest(r.outputs.scores) };
+  fs.rmSync(r.runDir, { recursive: true, force: true });
+  process.stderr.write(`  ${workers} worker(s)${share < 1 ? ` at ${share.toFixed(2)} CPU each` : ""}: ${m.seconds.toFixed(1)} s (start-up ${m.startup.toFixed(1)} s)\n`);
+  return m;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const dur = (s: number) => (s >= 120 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(1)} s`);
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "heart-bench-parallel-"));
+  const input = path.join(work, "input");
+  fs.mkdirSync(input);
+  const bytes = generate(input);
+  const runsDir = path.join(work, "runs");
+  process.stderr.write(`parallel bench: ${fmt(ROWS)} rows in ${FILES} files (${(bytes / 2 ** 20).toFixed(1)} MiB), ${CPUS} CPUs, load ${os.loadavg()[0].toFixed(2)}\n`);
+  try {
+    process.stderr.write("warm-up (file cache, Python imports)\n");
+    await measure(input, runsDir, CPUS, 1);
+
+    process.stderr.write("throughput\n");
+    const one = await measure(input, runsDir, 1, 1);
+    const two = await measure(input, runsDir, 2, 1);
+    const identical = one.digest === two.digest;
+
+    process.stderr.write(`simulated nodes (each worker held to ${SHARE.toFixed(2)} of a CPU)\n`);
+    const sims: Measured[] = [];
+    for (let k = 1; k <= NODES; k++) sims.push(await measure(input, runsDir, k, SHARE));
+    const allIdentical = identical && sims.every((s) => s.digest === one.digest);
+
+    const project = (m: Measured) => m.share * (m.startup + Math.max(0, m.seconds - m.startup) * (TARGET / ROWS));
+    console.log(`\nThroughput of the local pipeline (${fmt(ROWS)} rows, ${FILES} files, prepare + score, ${CPUS} CPUs)\n`);
+    console.log("| Workers | Wall | Rows/s | vs 1 worker |");
+    console.log("|---|---|---|---|");
+    for (const m of [one, two]) console.log(`| ${m.workers} | ${dur(m.seconds)} | ${fmt(ROWS / m.seconds)} | ${(one.seconds / m.seconds).toFixed(2)}× |`);
+    console.log(`\nScores byte-identical across every run: ${allIdentical ? "yes" : "NO"}`);
+    console.log(`\nSimulated cluster: k workers each held to ${SHARE.toFixed(2)} of a CPU stand in for k nodes; projected to ${fmt(TARGET)} rows on nodes of one full core: T = f·(S + W·${fmt(TARGET)}/${fmt(ROWS)})\n`);
+    console.log(`| Nodes | Measured (${fmt(ROWS)} rows) | Start-up S | Projected, ${fmt(TARGET)} rows | Speed-up | Efficiency |`);
+    console.log("|---|---|---|---|---|---|");
+    const base = project(sims[0]);
+    for (const m of sims) {
+      const t = project(m);
+      console.log(`| ${m.workers} | ${dur(m.seconds)} | ${dur(m.startup)} | ${dur(t)} | ${(base / t).toFixed(2)}× | ${((100 * base) / t / m.workers).toFixed(0)}% |`);
+    }
+    if (values.json) {
+      fs.writeFileSync(values.json, JSON.stringify({ rows: ROWS, files: FILES, cpus: CPUS, share: SHARE, targetRows: TARGET, throughput: [one, two], simulated: sims.map((m) => ({ ...m, projected: project(m) })), identical: allIdentical }, null, 2) + "\n");
+    }
+  } finally {
+    if (values.keep) process.stderr.write(`kept ${work}\n`);
+    else fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(`parallel bench: ${(e as Error).message}`);
+  process.exit(1);
+});
