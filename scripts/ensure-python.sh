@@ -77,14 +77,19 @@ fi
 
 say "the pipeline's Python steps need ${need// /, } in $python; installing ${want[*]} with apt (a few minutes the first time)"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get update -qq >&2; then
-  say "'apt-get update' failed (no network, or a broken package source?)."
-  by_hand "${want[@]}"
-fi
-if ! apt-get install -y -qq --no-install-recommends "${want[@]}" >&2; then
-  say "'apt-get install ${want[*]}' failed (see apt's message above)."
-  by_hand "${want[@]}"
-fi
+# apt's and dpkg's chatter goes to a log, shown (its end) only when a step fails.
+log="$(mktemp "${TMPDIR:-/tmp}/ensure-python-apt.XXXXXX")"
+trap 'rm -f "$log"' EXIT
+apt_step() { # apt_step DESCRIPTION apt-get-args...
+  local what="$1"; shift
+  if ! apt-get "$@" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    say "'$what' failed (no network, a broken package source, or a held package? apt's last lines are above)."
+    by_hand "${want[@]}"
+  fi
+}
+apt_step "apt-get update" update -qq
+apt_step "apt-get install ${want[*]}" install -y -qq --no-install-recommends "${want[@]}"
 need="$(missing)"
 if [[ -n "$need" ]]; then
   say "apt finished, but $python still lacks: $need."

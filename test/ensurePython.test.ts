@@ -104,6 +104,7 @@ describe("scripts/ensure-python.sh: the README commands' set-up step", function 
       const r = runWithModuleHidden("xgboost", [], { PATH });
       assert.strictEqual(r.status, 1, r.stderr);
       assert.match(r.stderr, /installing python3-xgboost with apt/);
+      assert.match(r.stderr, /E: Could not resolve host/, "apt's own message is shown");
       assert.match(r.stderr, /'apt-get update' failed/);
       assert.match(r.stderr, /apt-get update && apt-get install -y --no-install-recommends python3-xgboost$/m);
       assert.deepStrictEqual(fs.readFileSync(path.join(tmp, "apt-called"), "utf8").trim().split("\n"), ["update -qq"]);
