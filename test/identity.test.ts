@@ -14,6 +14,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { ClientAssertionCredential } from "@azure/identity";
 import { CLOUDS, CloudError, cloudFromEnv, cloudOfArmEndpoint } from "../lib/cloud";
 import { azureCredential, GITHUB_OIDC_AUDIENCE, requestGithubIdToken, signInFrom, SignInConfigError } from "../lib/azureCredential";
@@ -30,6 +31,18 @@ import { decodeJwt } from "./support/tokens";
 
 const ROOT = path.resolve(__dirname, "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a script's CLI (scripts/cli/<name>.ts) as `npm run <name>` would, without npm. */
+function runCli(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts", "cli", `${name}.ts`), ...args], { cwd, env: { TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"), ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 describe("identity: the cloud decides endpoints and scopes (lib/cloud.ts)", () => {
   it("names each supported cloud's ARM, ML and storage scopes and authority", () => {
@@ -68,6 +81,22 @@ describe("identity: the cloud decides endpoints and scopes (lib/cloud.ts)", () =
     assert.throws(() => cloudScopes({ HEART_AZURE_CLOUD: "Mars" }), (err: { exitCode?: number; message: string }) => err.exitCode === ExitCode.Usage && /Mars/.test(err.message));
     assert.throws(() => defaultCredential({ HEART_ARM_ENDPOINT: "https://arm.example.org" }), (err: { exitCode?: number }) => err.exitCode === ExitCode.Usage);
     assert.deepStrictEqual(cloudScopes({ HEART_AZURE_CLOUD: "AzureUSGovernment" }), { arm: "https://management.usgovcloudapi.net/.default", ml: "https://ml.azure.us/.default", storage: "https://storage.azure.us/.default" });
+  });
+
+  it("a script refuses an unknown cloud with exit 2 and what to set, before any sign-in or request", async function () {
+    this.timeout(60_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cloud-cli-"));
+    try {
+      const outputs = path.join(dir, "outputs.json");
+      fs.writeFileSync(outputs, JSON.stringify({ subscriptionId: "00000000-0000-0000-0000-000000000001", resourceGroupName: "rg", workspaceName: "ws", endpointName: "ep" }));
+      const base: NodeJS.ProcessEnv = {};
+      for (const [k, v] of Object.entries(process.env)) if (!/^(AZURE_|ARM_|ACTIONS_ID_TOKEN_|HEART_)/.test(k) || k.startsWith("HEART_TEST_")) base[k] = v;
+      const r = await runCli("jobs", [], { ...base, HEART_STACK_OUTPUTS: outputs, HEART_AZURE_CLOUD: "AzureStack", HEART_ARM_ENDPOINT: "https://127.0.0.1:9" }, dir);
+      assert.strictEqual(r.code, ExitCode.Usage, r.stderr);
+      assert.match(r.stderr, /HEART_AZURE_CLOUD=AzureStack is not a cloud this project supports; known clouds: AzureCloud \(https:\/\/management\.azure\.com\), AzureUSGovernment/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the ARM client asks for its cloud's audience (the pipeline's bearer policy sees the scope)", async () => {
@@ -210,6 +239,37 @@ describe("identity: GitHub OIDC → Entra → Azure, for real (fake GitHub and E
     assert.deepStrictEqual(az.calls(), [], "the Azure CLI is never asked");
   });
 
+  it("the same as Pulumi's dynamic-provider host runs it: the serialized provider, in a plain Node process, after the login assertion expired", async () => {
+    oidc.idTokenSeconds = 2;
+    const login = oidc.mintIdToken();
+    const loginExp = decodeJwt(login).exp as number;
+    const provider = makeFolderUploadProvider(azureFolderUploadSeams);
+    const { text } = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }); // as pulumi.dynamic.Resource does
+    const file = path.join(work, "upload-provider.js");
+    fs.writeFileSync(file, text);
+    await sleep((loginExp - Date.now() / 1000) * 1000 + 1200);
+    const source = "models/heart-classifier-transforms";
+    const inputs = { subscriptionId: fake.subscriptionId, resourceGroupName: fake.resourceGroupName, workspaceName: fake.workspaceName, datastoreName: fake.datastoreName, folderName: "heart-classifier-transforms", hash: hashFolder(path.join(ROOT, source)).hash, source };
+    const base: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!/^(AZURE_|ARM_|ACTIONS_ID_TOKEN_|HEART_)/.test(k) || k.startsWith("HEART_TEST_")) base[k] = v;
+    const env = { ...base, ...oidc.jobEnv(), NODE_OPTIONS: "", NODE_PATH: path.join(ROOT, "node_modules"), PATH: az.path, HEART_ARM_ENDPOINT: fake.url, HEART_BLOB_ENDPOINT: azurite.blobEndpoint };
+    const script = `require(${JSON.stringify(file)}).handler().create(${JSON.stringify(inputs)}).then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.message); process.exit(3); });`;
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ["-e", script], { cwd: ROOT, env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(JSON.parse(r.stdout).id, new RegExp(`/LocalUpload/${inputs.hash}/heart-classifier-transforms$`));
+    const ok = oidc.exchanges.filter((x) => x.outcome === "ok");
+    assert.ok(ok.length >= 2 && ok.length === oidc.exchanges.length, JSON.stringify(oidc.exchanges));
+    assert.ok(ok.every((x) => oidc.issued.find((t) => t.jti === x.assertionJti)!.iat >= loginExp), "fresh ID tokens, asked after the login one expired");
+    assert.deepStrictEqual(az.calls(), [], "the Azure CLI is never asked");
+  });
+
   it("a long wait renews its tokens from fresh ID tokens all along (invoke, then wait on a job that keeps running)", async function () {
     oidc.idTokenSeconds = 2;
     oidc.accessTokenSeconds = 2; // every request needs a new access token, so a new assertion
@@ -226,22 +286,13 @@ describe("identity: GitHub OIDC → Entra → Azure, for real (fake GitHub and E
       HEART_PYTHON: process.env.HEART_PYTHON,
       PATH: az.path,
       HOME: work,
-      TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"),
       HEART_ARM_ENDPOINT: fake.url,
       HEART_BLOB_ENDPOINT: azurite.blobEndpoint,
       HEART_STACK_OUTPUTS: outputs,
       HEART_POLL_INTERVAL_MS: "300",
       HEART_POLL_MAX_INTERVAL_MS: "600",
     };
-    const cli = (name: string, args: string[]) =>
-      new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
-        const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts", "cli", `${name}.ts`), ...args], { cwd: work, env });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      });
+    const cli = (name: string, args: string[]) => runCli(name, args, env, work);
     fake.nextJob = { runningMs: 120_000 }; // the job keeps running: the wait outlives many token lifetimes
     const inv = await cli("invoke", ["--input", input]);
     assert.strictEqual(inv.code, 0, inv.stderr);
