@@ -1,6 +1,6 @@
 /** YAML → componentSpec JSON: pure functions, checked on the real component YAML and on edge cases. */
 import assert from "assert";
-import { loadPipeline, CommandComponent, PipelineDefinition } from "../lib/componentYaml";
+import { CommandComponent, ComponentYamlError, effectiveParallelSettings, loadCommandComponent, loadComponent, loadPipeline, PipelineDefinition } from "../lib/componentYaml";
 import { commandComponentSpec, ComponentSpecError, pipelineComponentSpec, versioned } from "../lib/componentSpec";
 import { assetVersion, canonicalJson, modelVersion, sha256Hex } from "../lib/naming";
 
@@ -114,5 +114,146 @@ describe("componentSpec", function () {
     assert.strictEqual(modelVersion("0000000" + h.slice(7)), "1");
     assert.strictEqual(modelVersion("fffffff" + h.slice(7)), String(0xfffffff + 1));
     assert.strictEqual(assetVersion(h), h.slice(0, 16));
+  });
+});
+
+describe("parallel component YAML", function () {
+  const fs = require("fs") as typeof import("fs");
+  const os = require("os") as typeof import("os");
+  const path = require("path") as typeof import("path");
+  let dir: string;
+  const GOOD = [
+    "name: step",
+    "type: parallel",
+    "inputs:",
+    "  data: {type: uri_folder}",
+    "  n: {type: integer, default: 1}",
+    "outputs:",
+    "  out: {type: uri_folder}",
+    "input_data: ${{inputs.data}}",
+    "mini_batch_size: 3",
+    "resources: {instance_count: 2}",
+    "max_concurrency_per_instance: 4",
+    "mini_batch_error_threshold: -1",
+    "retry_settings: {max_retries: 1, timeout: 30}",
+    "logging_level: DEBUG",
+    "task:",
+    "  type: run_function",
+    "  code: src",
+    "  entry_script: entry.py",
+    "  environment: azureml:env@latest",
+    "  program_arguments: --data ${{inputs.data}} --n ${{inputs.n}} --out ${{outputs.out}}",
+  ];
+  const write = (name: string, lines: string[]) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, lines.join("\n") + "\n");
+    return file;
+  };
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "parallel-yaml-"));
+    fs.mkdirSync(path.join(dir, "src"));
+    fs.writeFileSync(path.join(dir, "src", "entry.py"), "def init(): pass\ndef run(b): return b\n");
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("loads a parallel component: settings typed, mini_batch_size kept as the schema's string, code folder resolved", () => {
+    const c = loadComponent(write("good.yml", GOOD));
+    assert.strictEqual(c.kind, "parallel");
+    if (c.kind !== "parallel") return;
+    assert.strictEqual(c.codeDir, path.join(dir, "src"));
+    assert.strictEqual(c.inputData, "data");
+    assert.deepStrictEqual(effectiveParallelSettings(c), {
+      resources: { instance_count: 2 },
+      max_concurrency_per_instance: 4,
+      mini_batch_size: "3",
+      mini_batch_error_threshold: -1,
+      retry_settings: { max_retries: 1, timeout: 30 },
+      logging_level: "DEBUG",
+    });
+    assert.deepStrictEqual(effectiveParallelSettings(c, { retry_settings: { timeout: 5 }, mini_batch_size: "1" }).retry_settings, { max_retries: 1, timeout: 5 });
+    assert.throws(() => loadCommandComponent(path.join(dir, "good.yml")), /type must be "command" \(got "parallel"\)/);
+  });
+
+  it("reports every problem of a bad parallel component at once, naming file and key", () => {
+    const bad = write("bad.yml", [
+      "name: step",
+      "type: parallel",
+      "inputs:",
+      "  data: {type: uri_folder}",
+      "  m: {type: mlflow_model}",
+      "outputs:",
+      "  out: {type: uri_folder}",
+      "input_data: ${{inputs.m}}",
+      'mini_batch_size: "10kb"',
+      "resources: {instance_count: 0, instance_type: big}",
+      "max_concurrency_per_instance: 0",
+      "mini_batch_error_threshold: -2",
+      "error_threshold: 5",
+      "retry_settings: {max_retries: -1, timeout: 300000, backoff: 2}",
+      "logging_level: TRACE",
+      "task:",
+      "  type: model",
+      "  code: src",
+      "  entry_script: missing.py",
+      "  environment: azureml:env@latest",
+      "  append_row_to: ${{outputs.out}}",
+      "  program_arguments: --x ${{inputs.nope}}",
+    ]);
+    assert.throws(() => loadComponent(bad), (e: Error) => {
+      assert.ok(e instanceof ComponentYamlError);
+      const text = e.problems.join("\n");
+      for (const re of [
+        /bad\.yml: resources\.instance_type is not supported \(only instance_count\)/,
+        /resources\.instance_count must be a whole number >= 1/,
+        /max_concurrency_per_instance must be a whole number >= 1/,
+        /mini_batch_size must be a whole number of files >= 1 \(got "10kb"; sizes such as 10kb apply to mltable inputs only\)/,
+        /mini_batch_error_threshold must be a whole number >= -1/,
+        /retry_settings\.backoff is not a retry setting/,
+        /retry_settings\.max_retries must be a whole number >= 0/,
+        /retry_settings\.timeout must be whole seconds in 1\.\.259200/,
+        /logging_level must be one of DEBUG, INFO, WARNING/,
+        /error_threshold is not supported here/,
+        /input_data must name a uri_folder input \(inputs\.m is mlflow_model\)/,
+        /task\.type must be "run_function" \(got "model"\)/,
+        /task\.program_arguments uses \$\{\{inputs\.nope\}\} but inputs has no nope/,
+        /task\.append_row_to is not supported/,
+        /task\.entry_script missing\.py is not a file in /,
+      ]) assert.match(text, re);
+      assert.strictEqual(e.problems.length, 15, text);
+      return true;
+    });
+  });
+
+  it("refuses a pipeline node whose type differs from its component's, and run settings on a command node", () => {
+    fs.writeFileSync(path.join(dir, "cmd.yml"), ["name: cmd", "type: command", "inputs: {data: {type: uri_folder}}", "outputs: {out: {type: uri_folder}}", "code: src", "environment: azureml:env@latest", "command: python entry.py ${{inputs.data}} ${{outputs.out}}"].join("\n"));
+    const pipeline = write("pipeline.yml", [
+      "type: pipeline",
+      "name: p",
+      "inputs: {input_data: {type: uri_folder}}",
+      "outputs: {result: {type: uri_folder}}",
+      "jobs:",
+      "  a:",
+      "    type: command",
+      "    component: ./good.yml",
+      "    inputs: {data: \"${{parent.inputs.input_data}}\"}",
+      "  b:",
+      "    type: command",
+      "    component: ./cmd.yml",
+      "    mini_batch_size: 2",
+      "    inputs: {data: \"${{parent.inputs.input_data}}\"}",
+      "    outputs: {out: \"${{parent.outputs.result}}\"}",
+      "  c:",
+      "    type: parallel",
+      "    component: ./good.yml",
+      "    retry_settings: {timeout: 0}",
+      "    inputs: {data: \"${{parent.inputs.input_data}}\"}",
+    ]);
+    assert.throws(() => loadPipeline(pipeline), (e: Error) => {
+      const text = (e as ComponentYamlError).problems.join("\n");
+      assert.match(text, /jobs\.a: type command but component step is a parallel component/);
+      assert.match(text, /jobs\.b: mini_batch_size only apply to a parallel step/);
+      assert.match(text, /jobs\.c: retry_settings\.timeout must be whole seconds in 1\.\.259200/);
+      return true;
+    });
   });
 });
