@@ -13,7 +13,11 @@
  *  - read (refresh): gone → dropped from the state, registered again by the next up; other content under the same
  *    version (deleted and re-registered by hand) → drift, which the next up refuses with both values named.
  *  - delete: nothing when `retainOnDestroy`; otherwise only a version this resource registered (`created`), and only
- *    when it still holds the content this stack registered; already gone counts as done.
+ *    when it still holds the content this stack registered; already gone counts as done. A replacement of a version
+ *    by itself (`pulumi up --replace`) creates the new resource first, which adopts the same version: the old
+ *    resource's delete, later in the same run, must not delete it, so every create or update records the versions it
+ *    holds in this provider process and delete leaves those. (A run that fails between the two and leaves the old
+ *    resource pending deletion would still delete it in a later run: keep retainAssetsOnDestroy where that matters.)
  * Several stacks in one workspace (per-PR stacks, dev and prod) share the versions of identical content: keep
  * them retained there (retainAssetsOnDestroy, the default). A stack that adopted a version leaves no mark on it,
  * so the stack that registered it cannot see that use: with retainAssetsOnDestroy false, its destroy deletes what
@@ -97,10 +101,25 @@ function refreshed(olds: AssetVersionOutputs, live: Record<string, unknown>): As
   return { ...olds, properties: { ...olds.properties, ...actual } };
 }
 
+/**
+ * ARM ids (lower case) a create or update in this process holds: shared by every copy of the provider the dynamic
+ * provider host deserializes in one run (old and new resources may carry different provider texts).
+ */
+function heldThisRun(): Set<string> {
+  const g = globalThis as { __heartScoringHeldAssetVersions?: Set<string> };
+  return (g.__heartScoringHeldAssetVersions ??= new Set<string>());
+}
+
+/** Forgets what this process holds: a new `pulumi up` is a new provider process (tests that play several runs in one process call this). */
+export function startOfRun(): void {
+  heldThisRun().clear();
+}
+
 export function makeAssetVersionProvider(seams: AssetVersionSeams): pulumi.dynamic.ResourceProvider {
   const register = async (inputs: AssetVersionInputs): Promise<AssetVersionOutputs> => {
     const ref = refOf(inputs);
     const { id, created } = await ensureAssetVersion(seams.assets(ref), ref, inputs.properties);
+    heldThisRun().add(id.toLowerCase());
     return { ...inputs, armId: id, created };
   };
   return {
@@ -150,6 +169,8 @@ export function makeAssetVersionProvider(seams: AssetVersionSeams): pulumi.dynam
     },
     async delete(_id: string, olds: AssetVersionOutputs) {
       if (olds.retainOnDestroy || !olds.created) return;
+      // Its replacement (the same version) was created earlier in this run and holds it now.
+      if (olds.armId && heldThisRun().has(olds.armId.toLowerCase())) return;
       const ref = refOf(olds);
       const api = seams.assets(ref);
       const live = await api.get(ref);

@@ -17,7 +17,7 @@ import { armError, FakeWorkspace } from "./support/fakeArm";
 import { TestTokenCredential } from "./support/tokens";
 import { createArmClient } from "../lib/armClient";
 import { armAssetApi, AssetRef, contentDifferences, ensureAssetVersion } from "../lib/assetVersions";
-import { AssetVersionInputs, AssetVersionOutputs, diffAssetVersion, makeAssetVersionProvider } from "../infra/assetVersion";
+import { AssetVersionInputs, AssetVersionOutputs, diffAssetVersion, makeAssetVersionProvider, startOfRun } from "../infra/assetVersion";
 import { assetVersionId } from "../lib/naming";
 
 const execFileP = promisify(execFile);
@@ -67,7 +67,10 @@ describe("stack: asset versions (registration against a fake ARM)", function () 
     provider = makeAssetVersionProvider({ assets: client() });
   });
   after(() => fake.stop());
-  beforeEach(() => fake.reset());
+  beforeEach(() => {
+    fake.reset();
+    startOfRun();
+  });
 
   it("registers an absent version: GET, then PUT of exactly the body, with ARM's api-version and token audience", async () => {
     const r = await provider.create(modelInputs());
