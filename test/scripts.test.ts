@@ -5,24 +5,17 @@
  * scores are compared byte for byte with a local run of the same input.
  */
 import assert from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { startAzurite, Azurite } from "./support/azurite";
-import { FakeAzureML, startCuttingProxy, CuttingProxy, ARM_AUDIENCE, ML_AUDIENCE, FAKE_API_VERSION } from "./support/fakeAzureML";
-import { makeFakeAzCli, FakeAzCli } from "./support/fakeAzCli";
+import { FakeAzureML, CuttingProxy, ARM_AUDIENCE, ML_AUDIENCE, FAKE_API_VERSION, ScriptResult, ScriptsHarness, SpawnedScript, startScriptsHarness } from "./support/fakeAzureML";
+import type { FakeAzCli } from "./support/fakeAzCli";
 import { runLocalPipeline } from "../scripts/lib/local/runner";
 
 const ROOT = path.resolve(__dirname, "..");
 const SAMPLE = fs.readFileSync(path.join(ROOT, "data", "unlabeled", "heart.csv"), "utf8");
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Result = ScriptResult;
 
 function makeInput(name: string, files: Record<string, string>): string {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "scripts-in-")), name);
@@ -44,7 +37,7 @@ function listFiles(dir: string): string[] {
 
 describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", function () {
   this.timeout(120_000);
-  let azurite: Azurite;
+  let h: ScriptsHarness;
   let proxy: CuttingProxy;
   let fake: FakeAzureML;
   let az: FakeAzCli;
@@ -53,56 +46,16 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
   let input: string;
   let expectedScores: Buffer;
 
-  function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-    const base: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("AZURE_") && !k.startsWith("HEART_") && !k.startsWith("MSI_") && !k.startsWith("IDENTITY_")) base[k] = v;
-    return {
-      ...base,
-      HEART_PYTHON: process.env.HEART_PYTHON,
-      HEART_TEST_TLS_CERT: process.env.HEART_TEST_TLS_CERT,
-      HEART_TEST_TLS_KEY: process.env.HEART_TEST_TLS_KEY,
-      PATH: az.path,
-      HOME: work,
-      AZURE_TOKEN_CREDENTIALS: "AzureCliCredential",
-      TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"),
-      HEART_ARM_ENDPOINT: fake.url,
-      HEART_BLOB_ENDPOINT: proxy.blobEndpoint,
-      HEART_STACK_OUTPUTS: outputsFile,
-      HEART_RUNS_DIR: path.join(work, "runs"),
-      HEART_POLL_INTERVAL_MS: "100",
-      HEART_POLL_MAX_INTERVAL_MS: "300",
-      HEART_RETRY_BASE_MS: "100",
-      HEART_RETRY_MAX_MS: "2000",
-      HEART_INVOKE_LOOKUP_DELAY_MS: "100",
-      ...extra,
-    };
-  }
-
   function run(cli: string, args: string[], extra: Record<string, string | undefined> = {}, onSpawn?: (kill: (sig: NodeJS.Signals) => void, out: () => string) => void): Promise<Result> {
-    const started = Date.now();
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts", "cli", `${cli}.ts`), ...args], { cwd: work, env: env(extra) });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      onSpawn?.((sig) => child.kill(sig), () => stderr);
-      child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-    });
+    return h.run(cli, args, extra, onSpawn && ((p: SpawnedScript) => onSpawn(p.kill, p.stderr)));
   }
 
   const ok = (r: Result, what: string) => assert.strictEqual(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
 
   before(async function () {
     this.timeout(180_000);
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "scripts-test-"));
-    azurite = await startAzurite();
-    proxy = await startCuttingProxy(azurite);
-    fake = new FakeAzureML({ azurite, stepMs: 80 });
-    await fake.start();
-    az = makeFakeAzCli();
-    outputsFile = path.join(work, "stack-outputs.json");
-    fs.writeFileSync(outputsFile, JSON.stringify(fake.stackOutputs, null, 2));
+    h = await startScriptsHarness();
+    ({ proxy, fake, az, work, outputsFile } = h);
     input = makeInput("heart-input", { "heart.csv": bigSample(), "README.txt": "not a csv\n" });
     const local = await runLocalPipeline({ inputs: { input_data: input, score_mode: "append" }, runsDir: path.join(work, "expected"), runId: "expected" });
     assert.strictEqual(local.status, "Completed", JSON.stringify(local.error));
@@ -110,16 +63,13 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
   });
 
   after(async () => {
-    await fake?.stop();
-    await proxy?.stop();
-    await azurite?.stop();
-    az?.remove();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
+    await h?.stop();
   });
 
   beforeEach(() => {
     fake.faults.length = 0;
     fake.nextJob = {};
+    fake.copyInvokeProperties = true;
   });
 
   async function invoke(args: string[] = [], extra: Record<string, string> = {}): Promise<{ r: Result; job: string }> {
@@ -257,14 +207,6 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
     assert.match(w.stderr, /timeout/i);
     assert.ok(!["Canceled", "Failed"].includes(fake.jobs.get(job)!.status));
     fake.cancelJob(job);
-  });
-
-  it("a slow server (status answers slower than --timeout): exit 3 on time", async () => {
-    const { job } = await invoke();
-    fake.fault("job-get", { delayMs: 8000 }, 5);
-    const w = await run("wait", [job, "--timeout", "2s"]);
-    assert.strictEqual(w.code, 3, w.stderr);
-    assert.ok(w.ms < 7000, `took ${w.ms} ms`);
   });
 
   it("a job failing in the score step: exit 1 with the step and the service's message", async () => {

@@ -1,16 +1,21 @@
 /**
  * A fake Azure ML service for tests only (the real control plane cannot run here): an HTTPS server on
- * 127.0.0.1 answering the documented ARM shapes the scripts use (datastores get, batch endpoints get, batch
- * deployments list/get, jobs list/get/createOrUpdate/cancel) and the batch endpoint's data plane (POST to the
- * scoring URI), backed by a real Azurite for storage.
+ * 127.0.0.1 answering the documented ARM shapes the scripts use (workspace get, datastores get, batch endpoints
+ * get, batch deployments list/get, jobs list (with the 2025-12-01 `properties` filter)/get/createOrUpdate/cancel),
+ * the batch endpoint's data plane (POST to the scoring URI), the workspace discovery document and the run-history
+ * service's child runs of a job (the shapes azure-ai-ml's _restclient/runhistory reads: PaginatedRunList of Run
+ * { runId, displayName, status, error: { error: { code, message } } }), backed by a real Azurite for storage.
+ * As on the real service, the ARM job carries no error: a failed step is only visible among the children.
  *
  * It checks and records what it receives: the bearer token's audience and expiry (401 otherwise), the ARM
  * api-version, the bodies and headers. A job it accepts really runs: the input folder is downloaded from
  * Azurite, the local pipeline (scripts/lib/local/runner.ts) scores it, and the scores are uploaded to the
  * job's requested output path, while the job moves NotStarted → Preparing → Queued → Running → Completed
  * (or Failed / Canceled). Fault knobs: `fault()` rules per route (status + Retry-After, dropped connection,
- * delay, fail-after-handling), `nextJob` (hold Running, make the score step fail), `cancelJob()` (someone else
- * cancels).
+ * delay, fail-after-handling, hold the request unhandled or handled-but-unanswered until the client goes away),
+ * `nextJob` (hold Running, make the score step fail), `cancelJob()` (someone else cancels), `copyInvokeProperties`
+ * (whether invoke's custom properties reach the ARM job: unconfirmed on the real service, so both are played),
+ * `ageJob()` / `addFinishedJobs()` (a workspace with history: old and many jobs).
  */
 import { BlobServiceClient } from "@azure/storage-blob";
 import { randomUUID } from "crypto";
@@ -20,7 +25,9 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import type { IncomingMessage, ServerResponse } from "http";
-import type { Azurite } from "./azurite";
+import { spawn } from "child_process";
+import { startAzurite, Azurite } from "./azurite";
+import { makeFakeAzCli, FakeAzCli } from "./fakeAzCli";
 import { testTls } from "./tls";
 import { decodeJwt } from "./tokens";
 import { runLocalPipeline } from "../../scripts/lib/local/runner";
@@ -40,6 +47,9 @@ export type RouteKind =
   | "job-put"
   | "job-cancel"
   | "operation"
+  | "workspace-get"
+  | "discovery"
+  | "run-children"
   | "unknown";
 
 export interface RecordedRequest {
@@ -58,7 +68,11 @@ export type FaultAction =
   | { readonly drop: true }
   | { readonly delayMs: number }
   /** Handle the request for real (e.g. create the job), then answer with `status` or drop the connection. */
-  | { readonly after: { readonly status: number } | "drop" };
+  | { readonly after: { readonly status: number } | "drop" }
+  /** Never handle it: it hangs until the client goes away, and the service never acts on it. */
+  | { readonly hold: "unhandled" }
+  /** Handle it for real (e.g. create the job), then never answer: it hangs until the client goes away. */
+  | { readonly hold: "handled" };
 
 export interface FaultRule {
   readonly kind: RouteKind;
@@ -79,7 +93,7 @@ export interface FakeJob {
   readonly name: string;
   readonly kind: "batch" | "pipeline";
   status: string;
-  readonly createdAt: Date;
+  createdAt: Date;
   readonly experimentName: string;
   readonly properties: Record<string, string>;
   readonly tags: Record<string, string>;
@@ -95,6 +109,17 @@ export interface FakeJob {
   done: Promise<void>;
   /** Set while the job holds in Running for holdRunningUntilPolled; a job GET calls it. */
   onPolledRunning?: () => void;
+  /** The run-history child runs (pipeline steps) that have started. */
+  readonly steps: FakeStepRun[];
+}
+
+/** A child run as the run-history service lists it (the fields azure-ai-ml's runhistory `Run` model reads). */
+export interface FakeStepRun {
+  readonly runId: string;
+  readonly parentRunId: string;
+  readonly displayName: string;
+  status: string;
+  error?: { error: { code: string; message: string } };
 }
 
 export interface FakeAzureMLOptions {
@@ -129,6 +154,8 @@ export class FakeAzureML {
   readonly jobs = new Map<string, FakeJob>();
   readonly faults: FaultRule[] = [];
   nextJob: NextJobPlan = {};
+  /** Whether the data-plane invoke's custom `properties` are copied onto the ARM job ([unconfirmed] on the real service). */
+  copyInvokeProperties = true;
   url = "";
   private server?: https.Server;
   private readonly stepMs: number;
@@ -193,6 +220,27 @@ export class FakeAzureML {
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 
+  /** Makes a job look `ms` older than it is (a job from days ago). */
+  ageJob(name: string, ms: number): void {
+    const j = this.jobs.get(name);
+    if (!j) throw new Error(`no job ${name}`);
+    j.createdAt = new Date(j.createdAt.getTime() - ms);
+  }
+
+  /** Adds `n` finished jobs of other invocations, created `createdAgoMs` ago (a busy workspace's history). */
+  addFinishedJobs(n: number, createdAgoMs = 0): void {
+    for (let i = 0; i < n; i++) {
+      const name = randomUUID();
+      const other = randomUUID();
+      this.jobs.set(name, {
+        name, kind: "batch", status: "Completed", createdAt: new Date(Date.now() - createdAgoMs), experimentName: this.endpointName,
+        properties: { "heart.invocationId": other, "azureml.endpointname": this.endpointName }, tags: {},
+        inputUri: `azureml://datastores/${this.datastoreName}/paths/LocalUpload/x/`, scoreMode: "append",
+        outputUri: `azureml://datastores/${this.datastoreName}/paths/scores/${other}/`, abort: new AbortController(), plan: {}, done: Promise.resolve(), steps: [],
+      });
+    }
+  }
+
   fault(kind: RouteKind, action: FaultAction, times = 1): void {
     this.faults.push({ kind, action, times });
   }
@@ -248,6 +296,7 @@ export class FakeAzureML {
     const act = rule?.action;
     if (act && "delayMs" in act) await new Promise((r) => setTimeout(r, act.delayMs));
     if (act && "drop" in act) return void req.socket.destroy();
+    if (act && "hold" in act && act.hold === "unhandled") return; // hangs until the client goes away; never acted on
     if (act && "status" in act) {
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (act.retryAfter !== undefined) headers["retry-after"] = String(act.retryAfter);
@@ -255,11 +304,13 @@ export class FakeAzureML {
       return void res.end(JSON.stringify(act.body ?? { error: { code: act.status === 429 ? "TooManyRequests" : "ServiceUnavailable", message: `injected HTTP ${act.status}` } }));
     }
 
+    // The discovery document is read without a token (azure-ai-ml downloads it with a plain request).
+    if (kind === "discovery") return this.send(res, 200, this.discoveryBody());
     const wantAudience = kind === "invoke" ? ML_AUDIENCE : ARM_AUDIENCE;
     if (!audience) return this.send(res, 401, { error: { code: "AuthenticationFailed", message: "Authentication failed: no bearer token." } });
     if (audience !== wantAudience) return this.send(res, 401, { error: { code: "InvalidAuthenticationTokenAudience", message: `The access token has audience '${audience}'; expected '${wantAudience}'.` } });
     if (exp * 1000 < Date.now()) return this.send(res, 401, { error: { code: "ExpiredAuthenticationToken", message: "The access token expiry UTC time is earlier than current UTC time." } });
-    if (kind !== "invoke" && url.searchParams.get("api-version") !== FAKE_API_VERSION) {
+    if (kind !== "invoke" && kind !== "run-children" && url.searchParams.get("api-version") !== FAKE_API_VERSION) {
       return this.send(res, 400, { error: { code: "InvalidApiVersion", message: `api-version must be ${FAKE_API_VERSION} (got ${url.searchParams.get("api-version")})` } });
     }
 
@@ -271,6 +322,7 @@ export class FakeAzureML {
     } catch (e) {
       [status, answer] = [500, { error: { code: "InternalError", message: (e as Error).message } }];
     }
+    if (act && "hold" in act) return; // handled; the answer never comes
     if (act && "after" in act) {
       if (act.after === "drop") return void req.socket.destroy();
       return this.send(res, act.after.status, { error: { code: "InternalServerError", message: "injected failure after the request was handled" } });
@@ -285,6 +337,9 @@ export class FakeAzureML {
 
   private classify(method: string, p: string): RouteKind {
     if (method === "POST" && /^\/inference\/[^/]+\/jobs$/.test(p)) return "invoke";
+    if (method === "GET" && p === "/discovery") return "discovery";
+    if (method === "GET" && /^\/history\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/runs\/[^/]+\/children$/i.test(p)) return "run-children";
+    if (method === "GET" && /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+$/i.test(p)) return "workspace-get";
     const m = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/(.*)$/i.exec(p);
     if (!m) return "unknown";
     const rest = m[1];
@@ -301,7 +356,7 @@ export class FakeAzureML {
 
   private async route(kind: RouteKind, req: IncomingMessage, url: URL, body: unknown): Promise<[number, unknown, Record<string, string>?]> {
     const p = url.pathname;
-    const ws = new RegExp(`^/subscriptions/${this.subscriptionId}/resourceGroups/${this.resourceGroupName}/providers/Microsoft\\.MachineLearningServices/workspaces/${this.workspaceName}/`, "i");
+    const ws = new RegExp(`^(/history/v1\\.0)?/subscriptions/${this.subscriptionId}/resourceGroups/${this.resourceGroupName}/providers/Microsoft\\.MachineLearningServices/workspaces/${this.workspaceName}(/|$)`, "i");
     if (kind !== "invoke" && !ws.test(p)) return [404, { error: { code: "ResourceNotFound", message: `workspace not found: ${p}` } }];
     const seg = p.split("/");
     const last = decodeURIComponent(seg[seg.length - 1]);
@@ -322,11 +377,34 @@ export class FakeAzureML {
         return [200, { value: this.deployments.map((d) => this.deploymentBody(d)) }];
       case "deployment-get":
         return this.deployments.includes(last) ? [200, this.deploymentBody(last)] : [404, { error: { code: "UserError", message: `deployment ${last} not found` } }];
+      case "workspace-get":
+        return [200, {
+          id: this.wsId, name: this.workspaceName, type: "Microsoft.MachineLearningServices/workspaces", location: "westeurope",
+          properties: { friendlyName: this.workspaceName, discoveryUrl: `${this.url}/discovery`, workspaceId: "cba12345-abab-abab-abab-ababab123456", provisioningState: "Succeeded" },
+        }];
+      case "run-children": {
+        const runId = decodeURIComponent(seg[seg.length - 2]);
+        const j = this.jobs.get(runId);
+        if (!j) return [404, { error: { code: "UserError", message: `Run ${runId} was not found` } }];
+        const skip = Number(url.searchParams.get("$skip") ?? 0);
+        const page = j.steps.slice(skip, skip + this.pageSize);
+        const next = skip + this.pageSize < j.steps.length ? `${this.url}${p}?$skip=${skip + this.pageSize}` : undefined;
+        return [200, { value: page.map((r) => ({ ...r, runType: "azureml.StepRun" })), ...(next ? { nextLink: next } : {}) }];
+      }
       case "job-list": {
-        const all = [...this.jobs.values()].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+        // Jobs_List's `properties` filter (2025-12-01): comma-separated names, each optionally "=value".
+        const wanted = (url.searchParams.get("properties") ?? "").split(",").filter(Boolean).map((kv) => {
+          const i = kv.indexOf("=");
+          return i < 0 ? { k: kv, v: undefined } : { k: kv.slice(0, i), v: kv.slice(i + 1) };
+        });
+        const all = [...this.jobs.values()]
+          .filter((j) => wanted.every(({ k, v }) => k in j.properties && (v === undefined || j.properties[k] === v)))
+          .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
         const skip = Number(url.searchParams.get("$skip") ?? 0);
         const page = all.slice(skip, skip + this.pageSize);
-        const next = skip + this.pageSize < all.length ? `${this.url}${p}?api-version=${FAKE_API_VERSION}&$skip=${skip + this.pageSize}` : undefined;
+        const keep = new URLSearchParams(url.search);
+        keep.set("$skip", String(skip + this.pageSize));
+        const next = skip + this.pageSize < all.length ? `${this.url}${p}?${keep.toString()}` : undefined;
         return [200, { value: page.map((j) => this.jobBody(j)), ...(next ? { nextLink: next } : {}) }];
       }
       case "job-get": {
@@ -394,7 +472,7 @@ export class FakeAzureML {
       name,
       kind: "batch",
       experimentName: extra.experimentName ?? this.endpointName,
-      properties: { ...extra, "azureml.endpointname": this.endpointName, "azureml.deploymentname": dep, runSource: "BatchDeployment", runType: "HTTP" },
+      properties: { ...(this.copyInvokeProperties ? extra : {}), "azureml.endpointname": this.endpointName, "azureml.deploymentname": dep, runSource: "BatchDeployment", runType: "HTTP" },
       tags: { "azureml.batchrun": "true", "azureml.deploymentname": dep, "azureml.jobtype": "azureml.pipelinejob" },
       inputUri: inputUri as string,
       scoreMode: String(pick(scoreMode, "Value", "value")),
@@ -454,7 +532,6 @@ export class FakeAzureML {
         inputs: { input_data: { jobInputType: "uri_folder", uri: j.inputUri, mode: "ReadOnlyMount" }, score_mode: { jobInputType: "literal", value: j.scoreMode } },
         outputs: { scores: { jobOutputType: "uri_folder", uri: j.outputUri, mode: "ReadWriteMount" } },
         services: { Studio: { jobServiceType: "Studio", endpoint: `https://ml.azure.com/runs/${j.name}?wsid=${this.wsId}` } },
-        ...(j.error ? { error: j.error } : {}),
       },
       systemData: { createdAt: j.createdAt.toISOString(), createdBy: "test user" },
     };
@@ -462,8 +539,13 @@ export class FakeAzureML {
 
   // ---- jobs ---------------------------------------------------------------------------------------------
 
-  private createJob(a: Omit<FakeJob, "status" | "createdAt" | "abort" | "plan" | "done">): FakeJob {
-    const job: FakeJob = { ...a, status: "NotStarted", createdAt: new Date(), abort: new AbortController(), plan: this.nextJob, done: Promise.resolve() };
+  private discoveryBody(): unknown {
+    // The keys a workspace discovery document has; azure-ai-ml reads `api` (WorkspaceDiscoveryUrlKey.API).
+    return { api: this.url, catalog: this.url, experimentation: this.url, history: this.url, modelmanagement: this.url, pipelines: this.url };
+  }
+
+  private createJob(a: Omit<FakeJob, "status" | "createdAt" | "abort" | "plan" | "done" | "steps">): FakeJob {
+    const job: FakeJob = { ...a, status: "NotStarted", createdAt: new Date(), abort: new AbortController(), plan: this.nextJob, done: Promise.resolve(), steps: [] };
     this.nextJob = {};
     this.jobs.set(job.name, job);
     job.done = this.execute(job).catch((e) => {
@@ -531,6 +613,15 @@ export class FakeAzureML {
       runId: "run",
       signal: job.abort.signal,
     }).catch((e) => ({ status: "Failed" as const, error: { message: (e as { problems?: string[] }).problems?.join("; ") ?? (e as Error).message, step: undefined }, outputs: {} as Record<string, string> }));
+    // The pipeline's steps as run-history child runs: the ones that started, with the failed one's error.
+    for (const st of (record as { steps?: Array<{ name: string; status: string }> }).steps ?? []) {
+      if (st.status === "NotStarted") continue;
+      const failed = st.status === "Failed";
+      job.steps.push({
+        runId: randomUUID(), parentRunId: job.name, displayName: st.name, status: st.status,
+        ...(failed ? { error: { error: { code: "UserError", message: record.error?.step === st.name && record.error.message ? record.error.message : "step failed" } } } : {}),
+      });
+    }
     if (record.status === "Canceled" || job.abort.signal.aborted) return void (job.status = "Canceled");
     if (record.status !== "Completed") {
       job.error = { code: "UserError", message: record.error?.message ?? "pipeline failed", target: record.error?.step };
@@ -610,5 +701,105 @@ export async function startCuttingProxy(azurite: Azurite): Promise<CuttingProxy>
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+// ---- the scripts as subprocesses against the fake ----------------------------------------------------------
+
+export interface ScriptResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+  /** When the process ended (Date.now()). */
+  readonly endedAt: number;
+}
+
+export interface SpawnedScript {
+  kill(sig: NodeJS.Signals): void;
+  stderr(): string;
+}
+
+export interface ScriptsHarness {
+  readonly azurite: Azurite;
+  readonly proxy: CuttingProxy;
+  readonly fake: FakeAzureML;
+  readonly az: FakeAzCli;
+  readonly work: string;
+  readonly outputsFile: string;
+  /** The environment a script gets: fake az on PATH, the fake's ARM endpoint, storage through the proxy, fast polls. */
+  env(extra?: Record<string, string | undefined>): NodeJS.ProcessEnv;
+  /** Runs scripts/cli/<cli>.ts as a subprocess in `work`. */
+  run(cli: string, args: string[], extra?: Record<string, string | undefined>, onSpawn?: (p: SpawnedScript) => void): Promise<ScriptResult>;
+  stop(): Promise<void>;
+}
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+/** Azurite, the cutting proxy, the fake service, a fake `az` and a work folder with the stack outputs file. */
+export async function startScriptsHarness(opts: { stepMs?: number; pageSize?: number } = {}): Promise<ScriptsHarness> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "scripts-test-"));
+  const azurite = await startAzurite();
+  const proxy = await startCuttingProxy(azurite);
+  const fake = new FakeAzureML({ azurite, stepMs: opts.stepMs ?? 80, pageSize: opts.pageSize });
+  await fake.start();
+  const az = makeFakeAzCli();
+  const outputsFile = path.join(work, "stack-outputs.json");
+  fs.writeFileSync(outputsFile, JSON.stringify(fake.stackOutputs, null, 2));
+  const env = (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => {
+    const base: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      if (!/^(AZURE_|HEART_|MSI_|IDENTITY_|ARM_|ACTIONS_|npm_)/.test(k)) base[k] = v;
+    }
+    return {
+      ...base,
+      HEART_PYTHON: process.env.HEART_PYTHON,
+      HEART_TEST_TLS_CERT: process.env.HEART_TEST_TLS_CERT,
+      HEART_TEST_TLS_KEY: process.env.HEART_TEST_TLS_KEY,
+      PATH: az.path,
+      HOME: work,
+      AZURE_TOKEN_CREDENTIALS: "AzureCliCredential",
+      TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"),
+      HEART_ARM_ENDPOINT: fake.url,
+      HEART_BLOB_ENDPOINT: proxy.blobEndpoint,
+      HEART_STACK_OUTPUTS: outputsFile,
+      HEART_RUNS_DIR: path.join(work, "runs"),
+      HEART_POLL_INTERVAL_MS: "100",
+      HEART_POLL_MAX_INTERVAL_MS: "300",
+      HEART_RETRY_BASE_MS: "100",
+      HEART_RETRY_MAX_MS: "2000",
+      HEART_INVOKE_LOOKUP_DELAY_MS: "100",
+      ...extra,
+    };
+  };
+  const run = (cli: string, args: string[], extra: Record<string, string | undefined> = {}, onSpawn?: (p: SpawnedScript) => void): Promise<ScriptResult> => {
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts", "cli", `${cli}.ts`), ...args], { cwd: work, env: env(extra) });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      onSpawn?.({ kill: (sig) => void child.kill(sig), stderr: () => stderr });
+      child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started, endedAt: Date.now() }));
+    });
+  };
+  return {
+    azurite,
+    proxy,
+    fake,
+    az,
+    work,
+    outputsFile,
+    env,
+    run,
+    async stop() {
+      await fake.stop();
+      await proxy.stop();
+      await azurite.stop();
+      az.remove();
+      fs.rmSync(work, { recursive: true, force: true });
+    },
   };
 }

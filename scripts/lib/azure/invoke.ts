@@ -4,7 +4,11 @@
  *  - each invocation has an id, written into the job's scores output path (scores/<id>/) and a job property;
  *  - 429 means "not accepted": wait Retry-After and send again;
  *  - a timeout, a dropped connection or a 5xx after sending is ambiguous: first look for a job carrying the
- *    id (ARM jobs list), and only send again when none exists.
+ *    id, and only send again when none exists;
+ *  - the id is printed, with the command that resumes it, before the request leaves, so a kill loses nothing;
+ *  - an invocation marker (invocationMarker.ts) records "sending" before the request and the job's name after
+ *    the answer: a re-run with the same id GETs the named job, or searches only the jobs created since the
+ *    send, however long ago that was (no fixed window, never the whole workspace).
  */
 import type { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import type { TokenCredential } from "@azure/core-auth";
@@ -18,11 +22,13 @@ import {
   PipelineResponse,
 } from "@azure/core-rest-pipeline";
 import { randomUUID } from "crypto";
+import * as path from "path";
 import type { WorkspaceRef } from "../../../lib/armClient";
 import { CliError, ExitCode } from "../exitCodes";
-import { ML_SCOPE, toCliError } from "./credential";
+import { cloudScopes, toCliError } from "./credential";
 import { datastoreIdPathUri, parseStorageUri } from "./datastorePaths";
-import { findInvocationJob, INVOCATION_PROPERTY, JobSummary } from "./jobs";
+import { findInvocationJob, getJob, INVOCATION_PROPERTY, jobMatchesInvocation, JobSummary } from "./jobs";
+import type { InvocationMarker, MarkerStore } from "./invocationMarker";
 import { backoff, envMs, parseRetryAfter, retryDelay, sleep } from "./retry";
 
 export interface InvokeRequest {
@@ -87,6 +93,37 @@ export interface InvokeContext {
   readonly log?: (line: string) => void;
   /** Look for an existing job with this invocation id before sending (a re-run with --invocation-id). */
   readonly lookupFirst?: boolean;
+  /** Where the invocation marker is kept (see invocationMarker.ts). Without it, lookups rely on the jobs list alone. */
+  readonly markers?: MarkerStore;
+  /** The command that resumes this invocation (printed before the request is sent). @default resumeCommand(id) */
+  readonly resumeCommand?: (invocationId: string) => string;
+  /** The clock (tests). */
+  readonly now?: () => Date;
+}
+
+/** Shell-quotes one argument when it needs it. */
+function shq(a: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The exact command that resumes an invocation: this process's own arguments with --invocation-id set to `id`,
+ * as `npm run <script> --` when started through npm, else `npx ts-node <script>`.
+ */
+export function resumeCommand(id: string, argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  const args: string[] = [];
+  for (let i = 2; i < argv.length; i++) {
+    if (argv[i] === "--invocation-id") i++;
+    else if (!argv[i].startsWith("--invocation-id=")) args.push(argv[i]);
+  }
+  const script = argv[1] ? path.relative(cwd, argv[1]) || argv[1] : "scripts/cli/invoke.ts";
+  const prefix = env.npm_lifecycle_event ? `npm run ${env.npm_lifecycle_event} --` : `npx ts-node ${shq(script)}`;
+  return [prefix, ...args.map(shq), "--invocation-id", id].join(" ");
+}
+
+/** The line printed before a request that may start a job: the id, and how to resume it without a second job. */
+export function resumeLine(id: string, command: string): string {
+  return `invocation ${id}: sending the request; if this is interrupted, resume with the same id (it never starts a second job):\n  ${command}`;
 }
 
 export interface InvokeResult {
@@ -99,7 +136,7 @@ export interface InvokeResult {
 function dataPlanePipeline(credential: TokenCredential): Pipeline {
   // No automatic retries: a blind re-send is exactly what must not happen here.
   const pipeline = createPipelineFromOptions({ retryOptions: { maxRetries: 0 } });
-  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: ML_SCOPE }));
+  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: cloudScopes().ml }));
   return pipeline;
 }
 
@@ -132,40 +169,97 @@ function classify(res: PipelineResponse): Outcome {
 }
 
 /** Invokes once, idempotently: at most one job per invocation id. */
+/** Invokes once, idempotently: at most one job per invocation id. */
 export async function invokeIdempotent(req: InvokeRequest, ctx: InvokeContext): Promise<InvokeResult> {
   const env = ctx.env ?? process.env;
   const log = ctx.log ?? (() => undefined);
+  const now = ctx.now ?? (() => new Date());
   const maxAttempts = Math.max(1, envMs(env, "HEART_INVOKE_ATTEMPTS", 6));
   const baseMs = envMs(env, "HEART_RETRY_BASE_MS", 2000);
   const capMs = envMs(env, "HEART_RETRY_MAX_MS", 60_000);
   const timeoutMs = envMs(env, "HEART_INVOKE_TIMEOUT_MS", 120_000);
   const lookupTries = Math.max(1, envMs(env, "HEART_INVOKE_LOOKUP_TRIES", 3));
   const lookupDelayMs = envMs(env, "HEART_INVOKE_LOOKUP_DELAY_MS", 5000);
-  const since = new Date();
+  const id = req.invocationId;
 
-  const lookup = async (): Promise<JobSummary | undefined> => {
+  /** Retries a lookup step while the service is unavailable; other errors end the invocation (nothing sent). */
+  const withRetries = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    for (let i = 1; ; i++) {
+      try {
+        return await f();
+      } catch (e) {
+        const err = toCliError(e, what);
+        if (err.exitCode !== ExitCode.Unavailable || i >= lookupTries) throw err;
+        log(`${what}: ${err.message}; trying again`);
+        await sleep(lookupDelayMs, ctx.signal);
+      }
+    }
+  };
+
+  const writeMarker = async (m: InvocationMarker): Promise<boolean> => {
+    if (!ctx.markers) return false;
+    try {
+      await ctx.markers.write(m, ctx.signal);
+      return true;
+    } catch (e) {
+      if (ctx.signal?.aborted) throw toCliError(e, "recording the invocation");
+      log(`warning: could not record invocation ${id} at ${ctx.markers.where(id)} (${toCliError(e, "writing").message}); a re-run with this id finds its job through the jobs list only`);
+      return false;
+    }
+  };
+
+  /** A job this invocation created: the one the marker names, else the jobs list (since `since`). */
+  const lookup = async (since: Date | undefined, marker?: InvocationMarker): Promise<JobSummary | undefined> => {
+    if (marker?.jobName) {
+      try {
+        const job = await withRetries(`reading job ${marker.jobName}`, () => getJob(ctx.arm, ctx.ws, marker.jobName!, ctx.signal, { explainFailure: false }));
+        if (jobMatchesInvocation(job, id)) return job;
+        log(`warning: job ${marker.jobName} named by ${ctx.markers?.where(id)} does not carry invocation ${id}; searching the jobs list`);
+      } catch (e) {
+        if (!(e instanceof CliError && /not found/.test(e.message))) throw e;
+        log(`job ${marker.jobName} named by ${ctx.markers?.where(id)} no longer exists`);
+        return undefined;
+      }
+    }
     for (let i = 0; i < lookupTries; i++) {
       if (i > 0) await sleep(lookupDelayMs, ctx.signal);
-      try {
-        const job = await findInvocationJob(ctx.arm, ctx.ws, req.invocationId, { since, signal: ctx.signal });
-        if (job) return job;
-      } catch (e) {
-        const err = toCliError(e, "looking for the job of this invocation");
-        if (err.exitCode !== ExitCode.Unavailable) throw err;
-        log(`could not list jobs yet (${err.message}); trying again`);
-      }
+      const job = await withRetries("looking for the job of this invocation", () => findInvocationJob(ctx.arm, ctx.ws, id, { since, signal: ctx.signal }));
+      if (job) return job;
+      // A job is listed moments after it is created: look again only when a request may just have gone out.
+      if (!since || now().getTime() - since.getTime() > 10 * 60_000) break;
     }
     return undefined;
   };
 
   if (ctx.lookupFirst) {
-    const existing = await lookup();
-    if (existing) return { jobName: existing.name, reused: true, attempts: 0 };
+    let marker: InvocationMarker | undefined;
+    let markerRead = false;
+    if (ctx.markers) {
+      try {
+        marker = await withRetries(`reading ${ctx.markers.where(id)}`, () => ctx.markers!.read(id, ctx.signal));
+        markerRead = true;
+      } catch (e) {
+        if (e instanceof CliError && e.exitCode === ExitCode.Interrupted) throw e;
+        log(`warning: could not read ${ctx.markers.where(id)} (${(e as Error).message}); searching the whole jobs list instead`);
+      }
+    }
+    // A marker: the job it names, or the jobs created since it was written. None (read fine): this id never
+    // reached the sending step, so the service-side filter alone is enough. Unreadable: the whole list.
+    const existing = marker
+      ? await lookup(new Date(marker.sentAt), marker)
+      : await withRetries("looking for the job of this invocation", () => findInvocationJob(ctx.arm, ctx.ws, id, { scanAll: !markerRead, signal: ctx.signal }));
+    if (existing) {
+      if (marker?.state !== "created") await writeMarker({ invocationId: id, state: "created", sentAt: marker?.sentAt ?? now().toISOString(), jobName: existing.name });
+      return { jobName: existing.name, reused: true, attempts: 0 };
+    }
   }
 
   const pipeline = dataPlanePipeline(ctx.credential);
   const client = createDefaultHttpClient();
   const body = JSON.stringify(invokeBody(req, ctx.ws));
+  log(resumeLine(id, (ctx.resumeCommand ?? ((i: string) => resumeCommand(i)))(id)));
+  const sentAt = now();
+  const recorded = await writeMarker({ invocationId: id, state: "sending", sentAt: sentAt.toISOString() });
   let lastWhy = "";
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const headers = createHttpHeaders({ "content-type": "application/json", accept: "application/json" });
@@ -183,7 +277,10 @@ export async function invokeIdempotent(req: InvokeRequest, ctx: InvokeContext): 
       // Dropped connection, timeout, reset: the request may have reached the service.
       outcome = { kind: "ambiguous", why: r.code ?? r.message ?? String(e) };
     }
-    if (outcome.kind === "created") return { jobName: outcome.jobName, reused: false, attempts: attempt };
+    if (outcome.kind === "created") {
+      if (recorded) await writeMarker({ invocationId: id, state: "created", sentAt: sentAt.toISOString(), jobName: outcome.jobName });
+      return { jobName: outcome.jobName, reused: false, attempts: attempt };
+    }
     if (outcome.kind === "refused") throw outcome.error;
     lastWhy = outcome.why;
     const waitMs = retryDelay(outcome.waitMs, backoff(attempt - 1, baseMs, capMs));
@@ -193,9 +290,12 @@ export async function invokeIdempotent(req: InvokeRequest, ctx: InvokeContext): 
       continue;
     }
     log(`no clear answer from the endpoint (${outcome.why}); checking whether the job was created before sending again`);
-    const existing = await lookup();
-    if (existing) return { jobName: existing.name, reused: true, attempts: attempt };
+    const existing = await lookup(sentAt);
+    if (existing) {
+      if (recorded) await writeMarker({ invocationId: id, state: "created", sentAt: sentAt.toISOString(), jobName: existing.name });
+      return { jobName: existing.name, reused: true, attempts: attempt };
+    }
     if (attempt < maxAttempts) await sleep(waitMs, ctx.signal);
   }
-  throw new CliError(ExitCode.Unavailable, `invoking the endpoint failed after ${maxAttempts} attempts (last: ${lastWhy}); no job was created for invocation ${req.invocationId}`, `Re-run with --invocation-id ${req.invocationId} to pick up a job that may appear late instead of starting a second one.`);
+  throw new CliError(ExitCode.Unavailable, `invoking the endpoint failed after ${maxAttempts} attempts (last: ${lastWhy}); no job was created for invocation ${id}`, `Re-run with --invocation-id ${id} to pick up a job that may appear late instead of starting a second one.`);
 }

@@ -5,6 +5,7 @@
 import type { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import { createHttpHeaders, createPipelineRequest, RestError } from "@azure/core-rest-pipeline";
 import type { WorkspaceRef } from "../../../lib/armClient";
+import { failedStepOf, StepReadError } from "./runHistory";
 
 export const FINAL_JOB_STATUSES = ["Completed", "Failed", "Canceled", "NotResponding", "Paused"] as const;
 export function isFinalJobStatus(status: string): boolean {
@@ -64,9 +65,33 @@ export function summarizeJob(job: { name?: string; properties?: unknown; systemD
   };
 }
 
-export async function getJob(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, name: string, signal?: AbortSignal): Promise<JobSummary> {
-  const job = await client.jobs.get(ws.resourceGroupName, ws.workspaceName, name, { abortSignal: signal });
-  return summarizeJob(job);
+/**
+ * A job's summary. A Failed job's error is completed from its run-history children (the failing step and its
+ * message, as azure-ai-ml finds them), read once when the job is seen Failed; `explainFailure: false` skips that.
+ */
+export async function getJob(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, name: string, signal?: AbortSignal, opts: { explainFailure?: boolean } = {}): Promise<JobSummary> {
+  const job = summarizeJob(await client.jobs.get(ws.resourceGroupName, ws.workspaceName, name, { abortSignal: signal }));
+  if (job.status !== "Failed" || job.error?.step || opts.explainFailure === false) return job;
+  return { ...job, error: await failureOf(client, ws, job, signal) };
+}
+
+/** Where to read a failed job's details when the scripts cannot: Studio and the az ml commands that list its steps. */
+export function whereToLook(ws: WorkspaceRef, job: { name: string; studioUrl?: string }): string {
+  const scope = `--resource-group ${ws.resourceGroupName} --workspace-name ${ws.workspaceName}`;
+  return `see ${job.studioUrl ?? "the job in Azure ML Studio"}, or run 'az ml job show --name ${job.name} ${scope}' and 'az ml job list --parent-job-name ${job.name} ${scope}'`;
+}
+
+/** The failing step and its message from the run-history children; when they cannot be read, says where to look. */
+export async function failureOf(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, job: JobSummary, signal?: AbortSignal): Promise<NonNullable<JobSummary["error"]>> {
+  try {
+    const f = await failedStepOf(client, ws, job.name, signal);
+    if (f) return { step: f.step, code: f.code, message: f.message ?? job.error?.message ?? `the step reports no message; ${whereToLook(ws, job)}` };
+    return job.error ?? { message: `no step reports a failure; ${whereToLook(ws, job)}` };
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    const why = e instanceof StepReadError ? e.message : ((e as Error).message ?? String(e)).split("\n")[0];
+    return { message: `${job.error?.message ? `${job.error.message}; ` : ""}the failing step could not be read (${why}); ${whereToLook(ws, job)}` };
+  }
 }
 
 /**
@@ -126,30 +151,22 @@ export function jobMatchesInvocation(j: JobSummary, invocationId: string): boole
   return Object.values(j.outputs).some((o) => typeof o?.uri === "string" && o.uri.includes(`/scores/${invocationId}/`));
 }
 
-export async function findInvocationJob(
-  client: AzureMachineLearningWorkspaces,
-  ws: WorkspaceRef,
-  invocationId: string,
-  opts: { since?: Date; signal?: AbortSignal } = {},
-): Promise<JobSummary | undefined> {
-  const notBefore = opts.since ? new Date(opts.since.getTime() - 10 * 60_000) : undefined;
-  for await (const j of listJobs(client, ws, { notBefore, signal: opts.signal, limit: 500 })) {
-    if (jobMatchesInvocation(j, invocationId)) return j;
-  }
-  return undefined;
+/** How far the service's clock may be behind ours when a scan is anchored to the time we sent the request. */
+export const CLOCK_SKEW_MS = 10 * 60_000;
+
+/** A workspace-scoped ARM URL: <host>/subscriptions/…/workspaces/<ws>/<rest>?api-version=…&<query>. */
+function workspaceUrl(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, rest: string, query: Record<string, string> = {}): string {
+  const e = encodeURIComponent;
+  const q = Object.entries({ "api-version": client.apiVersion, ...query }).map(([k, v]) => `${e(k)}=${e(v)}`).join("&");
+  return (
+    `${client.$host}/subscriptions/${e(ws.subscriptionId)}/resourceGroups/${e(ws.resourceGroupName)}` +
+    `/providers/Microsoft.MachineLearningServices/workspaces/${e(ws.workspaceName)}/${rest}?${q}`
+  );
 }
 
-/**
- * PUT workspaces/{ws}/jobs/{name} with the body as given. Not through client.jobs.createOrUpdate: the SDK's
- * 2.1.1 serializer registers uri_folder inputs/outputs under AssetJobInput instead of JobInput, so a pipeline
- * job's input/output `uri` is silently dropped. The client's own pipeline (auth, retries) still sends it.
- */
-export async function putJob(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, name: string, body: unknown, signal?: AbortSignal): Promise<JobSummary> {
-  const url =
-    `${client.$host}/subscriptions/${encodeURIComponent(ws.subscriptionId)}/resourceGroups/${encodeURIComponent(ws.resourceGroupName)}` +
-    `/providers/Microsoft.MachineLearningServices/workspaces/${encodeURIComponent(ws.workspaceName)}/jobs/${encodeURIComponent(name)}?api-version=${client.apiVersion}`;
+async function sendArm(client: AzureMachineLearningWorkspaces, url: string, method: "GET" | "PUT", body?: unknown, signal?: AbortSignal): Promise<unknown> {
   const res = await client.sendRequest(
-    createPipelineRequest({ url, method: "PUT", body: JSON.stringify(body), headers: createHttpHeaders({ "content-type": "application/json" }), abortSignal: signal }),
+    createPipelineRequest({ url, method, body: body === undefined ? undefined : JSON.stringify(body), headers: createHttpHeaders({ "content-type": "application/json", accept: "application/json" }), abortSignal: signal }),
   );
   let parsed: unknown;
   try {
@@ -161,5 +178,62 @@ export async function putJob(client: AzureMachineLearningWorkspaces, ws: Workspa
     const err = (parsed as { error?: { code?: string; message?: string } })?.error;
     throw new RestError(err?.message ?? `HTTP ${res.status}`, { statusCode: res.status, code: err?.code, request: res.request, response: res as never });
   }
-  return summarizeJob(parsed as { name?: string; properties?: unknown });
+  return parsed;
+}
+
+/**
+ * Jobs carrying a user property, filtered by the service: Jobs_List's `properties` query parameter at 2025-12-01
+ * ("Comma-separated list of user property names (and optionally values). Example: prop1,prop2=value2"; not in
+ * the 2.1.1 SDK's options, so the URL is built here). listViewType=All: an archived job still counts.
+ */
+export async function* jobsWithProperty(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, name: string, value: string, signal?: AbortSignal): AsyncGenerator<JobSummary> {
+  let url: string | undefined = workspaceUrl(client, ws, "jobs", { listViewType: "All", properties: `${name}=${value}` });
+  for (let page = 0; url && page < 100; page++) {
+    const body = (await sendArm(client, url, "GET", undefined, signal)) as { value?: Array<{ name?: string; properties?: unknown; systemData?: { createdAt?: string } }>; nextLink?: string } | undefined;
+    for (const j of body?.value ?? []) yield summarizeJob({ ...j, systemData: j.systemData?.createdAt ? { createdAt: new Date(j.systemData.createdAt) } : undefined });
+    url = body?.nextLink || undefined;
+  }
+}
+
+export interface FindInvocationOptions {
+  /**
+   * When the request was (about to be) sent: no job of the invocation is older. Given, the jobs list is also
+   * scanned back to this time (less CLOCK_SKEW_MS), which finds the job even when the service did not copy our
+   * property onto it (its scores output path names the id); not given, only the service-side filter is used.
+   */
+  readonly since?: Date;
+  /** Scan the whole list when `since` is unknown (a last resort: the invocation's time could not be read). */
+  readonly scanAll?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The job an invocation created, however old: first the service-side property filter (one request), then, when
+ * the time of sending is known, a scan of the jobs created since then matching the property or the output path
+ * scores/<id>/. [unconfirmed: that the list comes newest first, which lets the scan stop at `since`.]
+ */
+export async function findInvocationJob(
+  client: AzureMachineLearningWorkspaces,
+  ws: WorkspaceRef,
+  invocationId: string,
+  opts: FindInvocationOptions = {},
+): Promise<JobSummary | undefined> {
+  for await (const j of jobsWithProperty(client, ws, INVOCATION_PROPERTY, invocationId, opts.signal)) {
+    if (jobMatchesInvocation(j, invocationId)) return j;
+  }
+  if (!opts.since && !opts.scanAll) return undefined;
+  const notBefore = opts.since ? new Date(opts.since.getTime() - CLOCK_SKEW_MS) : undefined;
+  for await (const j of listJobs(client, ws, { notBefore, signal: opts.signal })) {
+    if (jobMatchesInvocation(j, invocationId)) return j;
+  }
+  return undefined;
+}
+
+/**
+ * PUT workspaces/{ws}/jobs/{name} with the body as given. Not through client.jobs.createOrUpdate: the SDK's
+ * 2.1.1 serializer registers uri_folder inputs/outputs under AssetJobInput instead of JobInput, so a pipeline
+ * job's input/output `uri` is silently dropped. The client's own pipeline (auth, retries) still sends it.
+ */
+export async function putJob(client: AzureMachineLearningWorkspaces, ws: WorkspaceRef, name: string, body: unknown, signal?: AbortSignal): Promise<JobSummary> {
+  return summarizeJob((await sendArm(client, workspaceUrl(client, ws, `jobs/${encodeURIComponent(name)}`), "PUT", body, signal)) as { name?: string; properties?: unknown });
 }

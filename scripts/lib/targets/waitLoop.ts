@@ -1,6 +1,8 @@
 /**
  * Follows a job (Azure ML or local) until it is final: polls with a capped backoff (reset on each status
- * change), honours Retry-After (beyond the backoff cap), tolerates a run of transient failures, stops at the timeout or on abort.
+ * change), honours Retry-After (beyond the backoff cap), tolerates a run of transient failures, stops at the timeout or on abort
+ * — on time even when a status request hangs: the poll gets an AbortSignal that the timeout trips, and the wait
+ * does not outlive it whatever the poll does.
  * Plain loop over a `poll` function, so the Azure and local targets share it and tests can count calls.
  */
 import { CliError, ExitCode } from "../exitCodes";
@@ -55,7 +57,7 @@ export async function waitForFinal(o: WaitOptions): Promise<WaitResult> {
       let waitMs = interval;
       try {
         calls++;
-        const view = await o.poll(inner.signal);
+        const view = await untilAborted(o.poll(inner.signal), inner.signal);
         failures = 0;
         if (view.status !== last?.status) {
           o.onStatus?.(view.status, Date.now() - started);
@@ -85,6 +87,25 @@ export async function waitForFinal(o: WaitOptions): Promise<WaitResult> {
     if (timer) clearTimeout(timer);
     o.signal?.removeEventListener("abort", onOuter);
   }
+}
+
+/**
+ * Settles with `p`, or rejects as soon as `signal` aborts even if `p` never settles: a poll's signal cuts its HTTP
+ * request, but not every step before it listens (a credential spawning `az`, a stalled token endpoint).
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => (signal.removeEventListener("abort", onAbort), resolve(v)),
+      (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
+    );
+  });
 }
 
 function abortError(signal: AbortSignal, last: JobStatusView | undefined, started: number): Error {
