@@ -427,6 +427,16 @@ describe("workflows as runs on fresh runners (GitHub's event sequence)", functio
     assert.ok(third.has("Pulumi.pr-42.yaml"));
   });
 
+  it("merge to main and the schedule, each on a fresh runner: the commands and files they rely on exist", () => {
+    for (const ev of [{ name: "push", branch: "main" }, { name: "schedule" }] as Event[]) {
+      for (const job of plan(workflows, ev).filter((j) => j.id !== "test")) {
+        const r = fresh();
+        assert.deepStrictEqual(play(job, r, scripts), [], `${job.workflow} ${job.id}`);
+        assert.match(r.commands.join("\n"), job.id === "up" ? /npm run deploy -- --stack "\$STACK"/ : /npm run score -- --target azure [\s\S]*--timeout 5h40m/);
+      }
+    }
+  });
+
   it("a run without the config step fails the fresh-runner check (the test can fail)", () => {
     const r = fresh();
     const [deploy] = plan(workflows, labeled);
