@@ -40,7 +40,7 @@ class FakeAssets extends FakeWorkspace {
       this.beforePut = undefined;
       const m = /\/(models|codes|environments|components)\/([^/]+)\/versions\/([^/]+)$/.exec(req.path)!;
       this.seedVersion(m[1], m[2], m[3], properties);
-      if (status === 409) return armError(409, "Conflict", "version already exists");
+      return status === 409 ? armError(409, "Conflict", "version already exists") : undefined;
     };
   }
 }
