@@ -9,6 +9,7 @@
  *    job signed in, so the first call may come hours later and a long wait renews its tokens as it goes.
  *  - Elsewhere: the developer's own sign-in (DefaultAzureCredential: az login, a service principal's AZURE_*
  *    variables, workload or managed identity).
+ * ARM_USE_OIDC=false (as azure-native reads it) keeps the developer's sign-in even inside GitHub Actions.
  * One identity acts on the stack: azure-native and this credential read the same client and tenant ids, and
  * two different ids (ARM_CLIENT_ID vs AZURE_CLIENT_ID) are refused rather than silently picking one.
  * The authority comes from the cloud (lib/cloud.ts), or AZURE_AUTHORITY_HOST; instance discovery is turned off
@@ -61,7 +62,8 @@ export function signInFrom(env: NodeJS.ProcessEnv = process.env): SignIn {
   const clientId = firstOf(env, ["ARM_CLIENT_ID", "AZURE_CLIENT_ID"], "client id");
   const tenantId = firstOf(env, ["ARM_TENANT_ID", "AZURE_TENANT_ID"], "tenant id");
   const asked = /^(true|1)$/i.test(env.ARM_USE_OIDC?.trim() ?? "");
-  if (!asked && !(requestUrl && requestToken && clientId)) return { kind: "developer", authorityHost: host };
+  const refused = /^(false|0)$/i.test(env.ARM_USE_OIDC?.trim() ?? "");
+  if (refused || (!asked && !(requestUrl && requestToken && clientId))) return { kind: "developer", authorityHost: host };
   const missing = [
     ...(requestUrl && requestToken ? [] : ["ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN (the job needs `permissions: id-token: write`)"]),
     ...(clientId ? [] : ["ARM_CLIENT_ID (or AZURE_CLIENT_ID)"]),

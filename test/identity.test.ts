@@ -117,6 +117,7 @@ describe("identity: which sign-in (lib/azureCredential.ts)", () => {
   it("GitHub OIDC when the job has an ID-token request URL and the identity's ids; the developer's sign-in otherwise", () => {
     assert.deepStrictEqual(signInFrom({}), { kind: "developer", authorityHost: "https://login.microsoftonline.com" });
     assert.strictEqual(signInFrom({ AZURE_CLIENT_ID: "c", AZURE_TENANT_ID: "t" }).kind, "developer", "a service principal's AZURE_* alone is the developer chain's");
+    assert.strictEqual(signInFrom({ ...gh, ARM_USE_OIDC: "false", ARM_CLIENT_ID: "c", ARM_TENANT_ID: "t" }).kind, "developer", "ARM_USE_OIDC=false, as azure-native reads it");
     const s = signInFrom({ ...gh, ARM_USE_OIDC: "true", ARM_CLIENT_ID: "c", ARM_TENANT_ID: "t", ARM_ENVIRONMENT: "usgovernment" });
     assert.deepStrictEqual(s, { kind: "github-oidc", requestUrl: gh.ACTIONS_ID_TOKEN_REQUEST_URL, requestToken: "rt", clientId: "c", tenantId: "t", authorityHost: "https://login.microsoftonline.us" });
     const native = signInFrom({ ARM_OIDC_REQUEST_URL: "https://other/x", ARM_OIDC_REQUEST_TOKEN: "o", ...gh, AZURE_CLIENT_ID: "c", AZURE_TENANT_ID: "t" });
@@ -182,6 +183,11 @@ describe("identity: GitHub OIDC → Entra → Azure, for real (fake GitHub and E
     assert.strictEqual(decodeJwt(token).aud, GITHUB_OIDC_AUDIENCE);
     assert.strictEqual(GITHUB_OIDC_AUDIENCE, EXCHANGE_AUDIENCE);
     await assert.rejects(requestGithubIdToken(oidc.requestUrl, "wrong"), (e: Error) => e.name === "GithubIdTokenError" && /HTTP 401.*id-token: write/.test(e.message) && !e.message.includes("wrong"));
+    oidc.githubFailures = 2;
+    assert.strictEqual(decodeJwt(await requestGithubIdToken(oidc.requestUrl, oidc.requestToken)).aud, GITHUB_OIDC_AUDIENCE, "two 503s are retried");
+    oidc.githubFailures = 3;
+    await assert.rejects(requestGithubIdToken(oidc.requestUrl, oidc.requestToken), /answered HTTP 503/);
+    assert.strictEqual(toCliError(Object.assign(new Error("x"), { name: "GithubIdTokenError" }), "signing in").exitCode, ExitCode.Auth);
   });
 
   it("the credential gets each token with a fresh assertion; a subject with no federated credential is refused (AADSTS70021)", async () => {

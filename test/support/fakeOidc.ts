@@ -77,6 +77,8 @@ export class FakeOidc {
   accessTokenSeconds: number;
   subject: string;
   readonly federated: FederatedCredential[];
+  /** The next N ID-token requests answer 503 (GitHub having a bad moment). */
+  githubFailures = 0;
   /** Requests that reached the server, "METHOD path" (no query). */
   readonly seen: string[] = [];
   private server?: https.Server;
@@ -158,6 +160,10 @@ export class FakeOidc {
 
     if (req.method === "GET" && url.pathname === "/github/idtoken") {
       if (req.headers.authorization !== `Bearer ${this.requestToken}`) return this.send(res, 401, { message: "Bad credentials" });
+      if (this.githubFailures > 0) {
+        this.githubFailures--;
+        return this.send(res, 503, { message: "Service Unavailable" });
+      }
       return this.send(res, 200, { value: this.mintIdToken(url.searchParams.get("audience") ?? `https://github.com/acme`) });
     }
 
