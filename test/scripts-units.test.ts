@@ -7,7 +7,9 @@ import { invokeBody, jobNameFromAnswer } from "../scripts/lib/azure/invoke";
 import { datastoreUri, parseStorageUri, scoresPath } from "../scripts/lib/azure/datastorePaths";
 import { jobErrorOf, jobMatchesInvocation, runningEndpointJobs, summarizeJob } from "../scripts/lib/azure/jobs";
 import { MAX_RETRY_AFTER_MS, parseRetryAfter, retryDelay } from "../scripts/lib/azure/retry";
-import { resolveSettings } from "../scripts/lib/stackConfig";
+import { resolveSettings, WorkspaceOptions } from "../scripts/lib/stackConfig";
+import { parseCommandLine } from "../scripts/lib/cli";
+import { defineCommand, invokeFlags, RUN_FLAGS, runOptionsOf, targetFlags, targetOptionsOf } from "../scripts/cli/flags";
 import { pullFiles } from "../scripts/lib/pull/pullFiles";
 import { localFolderSource } from "../scripts/lib/pull/sources";
 import { waitForFinal } from "../scripts/lib/targets/waitLoop";
@@ -71,23 +73,60 @@ describe("scripts units", () => {
 
   it("configuration: flag, then env, then stack outputs; missing keys listed with their sources", async () => {
     let asked = 0;
-    const reader = async () => {
+    const reader = async (o: { file?: string; stack?: string }) => {
       asked++;
+      assert.deepStrictEqual([o.file, o.stack], ["outputs.json", "dev"]);
       return { outputs: { subscriptionId: "s-out", resourceGroupName: "rg-out", workspaceName: "ws-out" }, from: "test" };
     };
-    const r = await resolveSettings(["subscriptionId", "resourceGroupName", "workspaceName"], [], {
-      values: { subscription: "s-flag" },
-      env: { HEART_SUBSCRIPTION_ID: "s-env", HEART_RESOURCE_GROUP: "rg-env" },
-      reader,
-    });
+    // The edge reads flags and variables; resolveSettings knows only what was given and where the outputs are.
+    const spec = defineCommand({ name: "t", summary: "", usage: "", flags: targetFlags(["subscriptionId", "resourceGroupName", "workspaceName"]) });
+    const env = { HEART_SUBSCRIPTION_ID: "s-env", HEART_RESOURCE_GROUP: "rg-env", HEART_STACK_OUTPUTS: "outputs.json", HEART_PULUMI_STACK: "dev" };
+    const { values } = parseCommandLine(spec, ["--subscription", "s-flag"], env);
+    const target = targetOptionsOf(spec, values, env);
+    assert.strictEqual(target.target, "azure");
+    const workspace = (target as { workspace: WorkspaceOptions }).workspace;
+    assert.deepStrictEqual(workspace, { given: { subscriptionId: "s-flag", resourceGroupName: "rg-env" }, stackOutputsFile: "outputs.json", stack: "dev" });
+    const r = await resolveSettings(["subscriptionId", "resourceGroupName", "workspaceName"], [], { workspace, reader });
     assert.deepStrictEqual([r.subscriptionId, r.resourceGroupName, r.workspaceName], ["s-flag", "rg-env", "ws-out"]);
-    const all = await resolveSettings(["subscriptionId"], [], { values: { subscription: "s" }, env: {}, reader });
+    const all = await resolveSettings(["subscriptionId"], [], { workspace: { given: { subscriptionId: "s" } }, reader });
     assert.strictEqual(all.subscriptionId, "s");
     assert.strictEqual(asked, 1, "stack outputs read only when something is missing");
     await assert.rejects(
-      resolveSettings(["endpointName", "workspaceName"], [], { values: {}, env: {}, reader: async () => undefined }),
+      resolveSettings(["endpointName", "workspaceName"], [], { workspace: { given: {} }, env: {}, reader: async () => undefined }),
       (e: CliError) => e.exitCode === ExitCode.Usage && /endpointName: --endpoint, env HEART_ENDPOINT_NAME, or stack output endpointName/.test(e.message) && /workspaceName/.test(e.message),
     );
+  });
+
+  it("typed options: each command's flags parsed once into target, input, score mode, out, wait and workers", () => {
+    const spec = defineCommand({
+      name: "run",
+      summary: "",
+      usage: "",
+      flags: { ...invokeFlags("endpoint"), ...RUN_FLAGS, ...targetFlags(["subscriptionId", "endpointName"], { workers: true }) },
+    });
+    const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => runOptionsOf("endpoint", spec, parseCommandLine(spec, argv, env).values, env);
+    const local = parse(["--target", "local", "--input", "in", "--workers", "3", "--out", "o", "--timeout", "2m", "--force", "--runs-dir", "r"]);
+    assert.deepStrictEqual(local, {
+      kind: "endpoint",
+      target: { target: "local", runsDir: path.resolve("r"), workers: 3 },
+      invoke: { input: "in", scoreMode: "append", deployment: undefined, experiment: undefined, invocationId: undefined },
+      wait: { timeoutMs: 120_000, cancelOnInterrupt: true },
+      out: "o",
+      force: true,
+    });
+    const azure = parse(["--input", "azureml://datastores/d/paths/x/", "--score-mode", "prediction_only", "--keep-on-interrupt"], { HEART_DEPLOYMENT: "blue", HEART_ENDPOINT_NAME: "ep", HEART_INVOCATION_ID: "id-1" });
+    assert.deepStrictEqual(azure.invoke, { input: "azureml://datastores/d/paths/x/", scoreMode: "prediction_only", deployment: "blue", experiment: undefined, invocationId: "id-1" });
+    assert.deepStrictEqual(azure.target, { target: "azure", workspace: { given: { endpointName: "ep" }, stackOutputsFile: undefined, stack: undefined } });
+    assert.deepStrictEqual([azure.out, azure.wait], [undefined, { timeoutMs: undefined, cancelOnInterrupt: false }]);
+    assert.deepStrictEqual(parse(["--target", "local"], { HEART_WORKERS: "2", HEART_RUNS_DIR: "r2" }).target, { target: "local", runsDir: path.resolve("r2"), workers: 2 });
+    for (const [argv, message] of [
+      [["--target", "cloud"], /--target must be azure or local \(got 'cloud'\)/],
+      [["--target", "local", "--workers", "0"], /--workers must be a whole number of worker processes from 1 to 256 \(got '0'\)/],
+      [["--target", "local", "--workers", "two"], /--workers must be a whole number/],
+      [["--timeout", "soon"], /--timeout must be a duration/],
+    ] as Array<[string[], RegExp]>) {
+      assert.throws(() => parse(argv), (e: CliError) => e.exitCode === ExitCode.Usage && message.test(e.message), argv.join(" "));
+    }
   });
 
   it("pull: temp + rename, identical files skipped, a conflict writes nothing, --force overwrites", async () => {

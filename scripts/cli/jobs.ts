@@ -1,8 +1,7 @@
 /** jobs: lists the batch endpoint's running jobs, and with --cancel cancels them (run before `pulumi destroy`). */
 import { parseCommandLine, runCli } from "../lib/cli";
-import { azureCancel, azureRunningJobs, openAzure } from "../lib/targets/azure";
-import { COMMON_DETAILS, defineCommand, runsDirOf, targetFlags, targetOf, timeoutMsOf, waitAllFinal } from "../lib/targets/commands";
-import { localCancel, localRunningJobs } from "../lib/targets/local";
+import { openAzure, waitAllFinal } from "../lib/targets/commands";
+import { COMMON_DETAILS, defineCommand, targetFlags, targetOptionsOf, timeoutMsOf } from "./flags";
 
 const NAME = "jobs";
 const spec = defineCommand({
@@ -23,25 +22,27 @@ ${COMMON_DETAILS}`,
 runCli(NAME, async ({ signal }) => {
   const log = (l: string) => void process.stderr.write(`${NAME}: ${l}\n`);
   const { values } = parseCommandLine(spec);
-  const target = targetOf(values);
-  const timeoutMs = timeoutMsOf(spec, values)!;
+  const target = targetOptionsOf(spec, values);
+  const timeoutMs = timeoutMsOf(spec, values);
   const cancel = values.cancel === true;
-  if (target === "local") {
-    const runsDir = runsDirOf(values);
-    const ids = localRunningJobs(runsDir);
-    process.stdout.write(values.json ? `${JSON.stringify(ids.map((name) => ({ name })))}\n` : ids.map((n) => `${n}\n`).join(""));
+  const json = values.json === true;
+  if (target.target === "local") {
+    const { localCancel, localRunningJobs } = await import("../lib/targets/local");
+    const ids = localRunningJobs(target.runsDir);
+    process.stdout.write(json ? `${JSON.stringify(ids.map((name) => ({ name })))}\n` : ids.map((n) => `${n}\n`).join(""));
     if (!cancel) return 0;
-    for (const id of ids) log(`${id}: ${await localCancel(runsDir, id)}`);
-    await waitAllFinal(ids.map((name) => ({ target, name, runsDir })), { timeoutMs, signal, log });
+    for (const id of ids) log(`${id}: ${await localCancel(target.runsDir, id)}`);
+    await waitAllFinal(ids.map((name) => ({ target: "local", name, runsDir: target.runsDir })), { timeoutMs, signal, log });
     return 0;
   }
-  const s = await openAzure(values, ["endpointName"], [], log);
+  const s = await openAzure(target.workspace, ["endpointName"], [], log);
+  const { azureCancel, azureRunningJobs } = await import("../lib/targets/azure");
   const running = await azureRunningJobs(s, signal);
-  if (values.json) process.stdout.write(`${JSON.stringify(running.map((j) => ({ name: j.name, status: j.status, deployment: j.properties["azureml.deploymentname"], createdAt: j.createdAt })))}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(running.map((j) => ({ name: j.name, status: j.status, deployment: j.properties["azureml.deploymentname"], createdAt: j.createdAt })))}\n`);
   else process.stdout.write(running.map((j) => `${j.name}\t${j.status}\n`).join(""));
   log(`${running.length} running job(s) on endpoint ${s.settings.endpointName}`);
   if (!cancel || running.length === 0) return 0;
   for (const j of running) log(`${j.name}: cancel ${await azureCancel(s, j.name, signal)}`);
-  await waitAllFinal(running.map((j) => ({ target, name: j.name, azure: s })), { timeoutMs, signal, log, env: s.env });
+  await waitAllFinal(running.map((j) => ({ target: "azure", name: j.name, azure: s })), { timeoutMs, signal, log, env: s.env });
   return 0;
 });

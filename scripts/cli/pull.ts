@@ -1,6 +1,7 @@
 /** pull: downloads a completed job's scores into a local folder (temp file + rename, MD5-checked, no silent overwrite). */
 import { parseCommandLine, runCli, stringFlag } from "../lib/cli";
-import { COMMON_DETAILS, defineCommand, jobRefOf, OUT_DEFAULT, outFlag, PULL_FLAGS, pullStep, targetFlags } from "../lib/targets/commands";
+import { jobRefOf, outFolderFor, pullStep } from "../lib/targets/commands";
+import { COMMON_DETAILS, defineCommand, jobNameOf, outFlag, outOf, PULL_FLAGS, targetFlags, targetOptionsOf } from "./flags";
 
 const NAME = "pull";
 const spec = defineCommand({
@@ -24,11 +25,12 @@ ${COMMON_DETAILS}`,
 runCli(NAME, async ({ signal }) => {
   const log = (l: string) => void process.stderr.write(`${NAME}: ${l}\n`);
   const { values, positionals } = parseCommandLine(spec);
-  const ref = await jobRefOf(spec, values, positionals, ["datastoreName"], log);
-  const name = ref.name;
-  const outRaw = stringFlag(spec, values, "out")!;
-  const out = outRaw === OUT_DEFAULT ? `scores/${name}` : outRaw;
-  const r = await pullStep(ref, out, { force: values.force === true, scoresUri: stringFlag(spec, values, "scores-uri"), signal, log });
-  process.stdout.write(values.json ? `${JSON.stringify({ jobName: name, ...r })}\n` : `${r.outDir}\n`);
+  const target = targetOptionsOf(spec, values);
+  const name = jobNameOf(spec, positionals);
+  const out = outOf(spec, values);
+  const scoresUri = stringFlag(spec, values, "scores-uri");
+  const ref = await jobRefOf(target, name, ["datastoreName"], log);
+  const r = await pullStep(ref, outFolderFor(out, name), { force: values.force === true, scoresUri, signal, log });
+  process.stdout.write(values.json === true ? `${JSON.stringify({ jobName: name, ...r })}\n` : `${r.outDir}\n`);
   return 0;
 });

@@ -4,8 +4,8 @@
  * then waits and pulls like run.
  */
 import { parseCommandLine, runCli } from "../lib/cli";
-import { COMMON_DETAILS, defineCommand, invokeFlags, RUN_FLAGS, targetFlags } from "../lib/targets/commands";
 import { runFlow } from "../lib/targets/runFlow";
+import { COMMON_DETAILS, defineCommand, invokeFlags, RUN_FLAGS, runOptionsOf, targetFlags } from "./flags";
 
 const NAME = "run-pipeline";
 const spec = defineCommand({
@@ -16,11 +16,14 @@ const spec = defineCommand({
     ...invokeFlags("pipeline"),
     ...RUN_FLAGS,
     json: { type: "boolean", description: "Print JSON (job name, scores folder, files) instead of the folder." },
-    ...targetFlags(["subscriptionId", "resourceGroupName", "workspaceName", "pipelineComponentId", "computeName", "datastoreName"]),
+    ...targetFlags(["subscriptionId", "resourceGroupName", "workspaceName", "pipelineComponentId", "computeName", "datastoreName"], { workers: true }),
   },
   details: `The job runs on the compute cluster (settings default_compute and default_datastore) with inputs input_data
 and score_mode; its scores go to azureml://datastores/<datastore>/paths/scores/<id>/.
 ${COMMON_DETAILS}`,
 });
 
-runCli(NAME, ({ signal }) => runFlow("pipeline", spec, parseCommandLine(spec).values, signal, (l) => void process.stderr.write(`${NAME}: ${l}\n`)));
+runCli(NAME, async ({ signal }) => {
+  const { values } = parseCommandLine(spec);
+  return runFlow(runOptionsOf("pipeline", spec, values), { json: values.json === true, signal, log: (l) => void process.stderr.write(`${NAME}: ${l}\n`) });
+});

@@ -1,6 +1,7 @@
 /** wait: follows a job until it is final; progress on stderr; exit 0 Completed, 1 failed/canceled, 3 timeout. */
 import { parseCommandLine, runCli } from "../lib/cli";
-import { COMMON_DETAILS, defineCommand, jobRefOf, targetFlags, timeoutMsOf, WAIT_FLAGS, waitStep } from "../lib/targets/commands";
+import { jobRefOf, waitStep } from "../lib/targets/commands";
+import { COMMON_DETAILS, defineCommand, jobNameOf, targetFlags, targetOptionsOf, WAIT_FLAGS, waitChoiceOf } from "./flags";
 
 const NAME = "wait";
 const spec = defineCommand({
@@ -17,9 +18,10 @@ ${COMMON_DETAILS}`,
 runCli(NAME, async ({ signal }) => {
   const log = (l: string) => void process.stderr.write(`${NAME}: ${l}\n`);
   const { values, positionals } = parseCommandLine(spec);
-  const timeoutMs = timeoutMsOf(spec, values);
-  const ref = await jobRefOf(spec, values, positionals, [], log);
-  await waitStep(ref, { timeoutMs, cancelOnInterrupt: values["cancel-on-interrupt"] === true, signal, log });
+  const target = targetOptionsOf(spec, values);
+  const choice = waitChoiceOf(spec, values, target.target);
+  const ref = await jobRefOf(target, jobNameOf(spec, positionals), [], log);
+  await waitStep(ref, { ...choice, signal, log });
   process.stdout.write(`${ref.name}\n`);
   return 0;
 });

@@ -6,13 +6,13 @@
  *      `pulumi stack output --json` prints), else `pulumi stack output --json` when the pulumi CLI is on PATH
  *      (--stack / HEART_PULUMI_STACK picks the stack; run from the project folder).
  * The stack is only asked when a flag or variable leaves something missing. What stays missing is reported all
- * at once, each key with the flag, variable and output it can come from (exit 2).
+ * at once, each key with the flag, variable and output it can come from (exit 2). SETTINGS is the one table of
+ * those sources: the commands' flags are made from it (scripts/cli/flags.ts), and the message quotes it.
  */
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { CliError, ExitCode } from "./exitCodes";
-import type { FlagSpec, FlagValues } from "./cli";
 
 export interface SettingSource {
   readonly flag: string;
@@ -35,21 +35,6 @@ export const SETTINGS = {
 
 export type SettingKey = keyof typeof SETTINGS;
 export type Settings = Partial<Record<SettingKey, string>>;
-
-/** The flags shared by every Azure command (spread into a CommandSpec). */
-export function settingFlags(keys: readonly SettingKey[]): Record<string, FlagSpec> {
-  const flags: Record<string, FlagSpec> = {};
-  for (const k of keys) {
-    const s = SETTINGS[k];
-    flags[s.flag] = { type: "string", valueName: "value", description: `${s.description} Else stack output ${s.output}.`, env: s.env };
-  }
-  flags["stack-outputs"] = { type: "string", valueName: "file", description: "JSON file of the stack outputs (`pulumi stack output --json > FILE`).", env: "HEART_STACK_OUTPUTS" };
-  flags["stack"] = { type: "string", valueName: "name", description: "Pulumi stack whose outputs to read when the pulumi CLI is on PATH.", env: "HEART_PULUMI_STACK" };
-  return flags;
-}
-
-export const CONFIG_HELP = `Configuration: each value comes from its flag, else its environment variable, else the stack outputs
-(--stack-outputs FILE, else \`pulumi stack output --json\` when pulumi is on PATH).`;
 
 export interface StackOutputsReader {
   (opts: { file?: string; stack?: string; env: NodeJS.ProcessEnv; cwd?: string }): Promise<{ outputs: Record<string, unknown>; from: string } | undefined>;
@@ -99,39 +84,50 @@ export const readStackOutputs: StackOutputsReader = async ({ file, stack, env, c
   }
 };
 
+/**
+ * Where a command's workspace settings come from, parsed at the command's edge (scripts/cli): the settings
+ * given by flag or environment variable, and where to read the stack outputs for the rest.
+ */
+export interface WorkspaceOptions {
+  readonly given: Settings;
+  /** A saved `pulumi stack output --json`. */
+  readonly stackOutputsFile?: string;
+  /** The stack `pulumi stack output` reads when the pulumi CLI is on PATH. */
+  readonly stack?: string;
+}
+
 export interface ResolveOptions {
-  readonly values: FlagValues;
+  readonly workspace: WorkspaceOptions;
+  /** The environment the pulumi CLI runs with. */
   readonly env?: NodeJS.ProcessEnv;
   readonly reader?: StackOutputsReader;
   readonly cwd?: string;
 }
 
+/** Settings resolved for a command: the required ones, the optional ones found, and the stack outputs if read. */
+export type ResolvedSettings<R extends SettingKey, O extends SettingKey = never> = Record<R, string> & Partial<Record<O, string>> & { outputs?: Record<string, unknown> };
+
 /**
- * Resolves `required` (all must be found) and `optional` keys. Flag values already include their env variable
- * (scripts/lib/cli.ts reads `env` as the fallback), so here: flag/env, then stack outputs.
+ * Resolves `required` (all must be found) and `optional` keys: the given settings first, then the stack
+ * outputs, read only when something is still missing. What stays missing is reported all at once, each key
+ * with its flag, variable and stack output (exit 2).
  */
 export async function resolveSettings<R extends SettingKey, O extends SettingKey = never>(
   required: readonly R[],
   optional: readonly O[] = [],
   opts: ResolveOptions,
-): Promise<Record<R, string> & Partial<Record<O, string>> & { outputs?: Record<string, unknown> }> {
+): Promise<ResolvedSettings<R, O>> {
   const env = opts.env ?? process.env;
   const result: Record<string, string> = {};
   const keys = [...required, ...optional] as SettingKey[];
-  const fromFlag = (k: SettingKey): string | undefined => {
-    const v = opts.values[SETTINGS[k].flag] ?? env[SETTINGS[k].env];
-    return typeof v === "string" && v.trim() ? v.trim() : undefined;
-  };
   for (const k of keys) {
-    const v = fromFlag(k);
+    const v = opts.workspace.given[k]?.trim();
     if (v) result[k] = v;
   }
   let stack: { outputs: Record<string, unknown>; from: string } | undefined;
   let stackTried = false;
   if (keys.some((k) => result[k] === undefined)) {
-    const file = typeof opts.values["stack-outputs"] === "string" ? (opts.values["stack-outputs"] as string) : env.HEART_STACK_OUTPUTS || undefined;
-    const stackName = typeof opts.values.stack === "string" ? (opts.values.stack as string) : env.HEART_PULUMI_STACK || undefined;
-    stack = await (opts.reader ?? readStackOutputs)({ file, stack: stackName, env, cwd: opts.cwd });
+    stack = await (opts.reader ?? readStackOutputs)({ file: opts.workspace.stackOutputsFile, stack: opts.workspace.stack, env, cwd: opts.cwd });
     stackTried = true;
     for (const k of keys) {
       const v = stack?.outputs[SETTINGS[k].output];
@@ -150,3 +146,6 @@ export async function resolveSettings<R extends SettingKey, O extends SettingKey
   }
   return Object.assign(result, stack ? { outputs: stack.outputs } : {}) as never;
 }
+
+/** The settings every Azure command needs: which workspace. */
+export const WORKSPACE_KEYS = ["subscriptionId", "resourceGroupName", "workspaceName"] as const satisfies readonly SettingKey[];

@@ -11,17 +11,15 @@ import { CliError, ExitCode } from "../exitCodes";
 import { defaultCredential, toCliError } from "../azure/credential";
 import { datastoreUri, fallbackOutputPath, parseStorageUri, scoresPath } from "../azure/datastorePaths";
 import { chooseDeployment, getEndpoint } from "../azure/endpoint";
-import { invokeIdempotent, newInvocationId } from "../azure/invoke";
+import { invokeIdempotent, newInvocationId, resumeCommand, resumeLine } from "../azure/invoke";
+import { blobMarkerStore } from "../azure/invocationMarker";
 import { cancelJob, getJob, INVOCATION_PROPERTY, isFinalJobStatus, JobSummary, putJob, runningEndpointJobs } from "../azure/jobs";
 import { backoff, envMs, sleep } from "../azure/retry";
 import { blobFolderSource } from "../pull/sources";
 import type { PullSource } from "../pull/pullFiles";
-import { resolveSettings, SettingKey } from "../stackConfig";
-import type { FlagValues } from "../cli";
+import type { ResolvedSettings, SettingKey } from "../stackConfig";
+import { isRemoteFolderUri, PIPELINE_EXPERIMENT } from "./commands";
 import type { JobStatusView } from "./waitLoop";
-
-export const PIPELINE_EXPERIMENT = "uci-heart-score-pipeline";
-export const WORKSPACE_KEYS = ["subscriptionId", "resourceGroupName", "workspaceName"] as const satisfies readonly SettingKey[];
 
 export interface AzureSession {
   readonly ws: WorkspaceRef;
@@ -32,14 +30,13 @@ export interface AzureSession {
   readonly log: (line: string) => void;
 }
 
-export async function openAzure(
-  values: FlagValues,
-  extraRequired: readonly SettingKey[],
-  extraOptional: readonly SettingKey[],
+/** Signs in to the workspace the resolved settings name (commands.openAzure resolves them first). */
+export function openSession(
+  resolved: ResolvedSettings<"subscriptionId" | "resourceGroupName" | "workspaceName", SettingKey>,
   log: (line: string) => void,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<AzureSession> {
-  const settings = (await resolveSettings([...WORKSPACE_KEYS, ...extraRequired], extraOptional, { values, env })) as Partial<Record<SettingKey, string>>;
+): AzureSession {
+  const settings: Partial<Record<SettingKey, string>> = resolved;
   const ws: WorkspaceRef = { subscriptionId: settings.subscriptionId!, resourceGroupName: settings.resourceGroupName!, workspaceName: settings.workspaceName! };
   const credential = defaultCredential();
   return { ws, credential, arm: createArmClient(credential, ws, { env }), settings, env, log };
@@ -54,10 +51,6 @@ async function datastore(s: AzureSession, name: string | undefined, signal?: Abo
     if ((e as Error).name === "DatastoreError") throw new CliError(ExitCode.Usage, (e as Error).message);
     throw toCliError(e, `reading datastore ${ds}`);
   }
-}
-
-export function isRemoteFolderUri(input: string): boolean {
-  return /^(azureml|https):\/\//i.test(input);
 }
 
 /** A local folder (already checked by the caller) is uploaded, content-addressed; a URI is used as given. */
@@ -102,7 +95,8 @@ export async function azureInvoke(s: AzureSession, a: AzureInvokeArgs): Promise<
   const scoresUri = datastoreUri(ds.name, scoresPath(invocationId));
   const r = await invokeIdempotent(
     { inputUri: uri, scoreMode: a.scoreMode, scoresUri, invocationId, experimentName: a.experiment },
-    { credential: s.credential, arm: s.arm, ws: s.ws, scoringUri: endpoint.scoringUri, deployment: deployment.explicit ? deployment.name : undefined, signal: a.signal, env: s.env, log: s.log, lookupFirst: a.invocationId !== undefined },
+    { credential: s.credential, arm: s.arm, ws: s.ws, scoringUri: endpoint.scoringUri, deployment: deployment.explicit ? deployment.name : undefined, signal: a.signal, env: s.env, log: s.log, lookupFirst: a.invocationId !== undefined,
+      markers: blobMarkerStore({ blobServiceUrl: ds.blobServiceUrl, containerName: ds.containerName, credential: s.credential, datastoreName: ds.name }) },
   );
   return { jobName: r.jobName, invocationId, scoresUri, reused: r.reused, deployment: deployment.name };
 }
@@ -224,6 +218,7 @@ export async function azureSubmitPipeline(s: AzureSession, a: { input: string; s
     invocationId,
     experiment: a.experiment,
   });
+  s.log(resumeLine(invocationId, resumeCommand(invocationId)));
   const attempts = Math.max(1, envMs(s.env, "HEART_INVOKE_ATTEMPTS", 6));
   for (let i = 1; ; i++) {
     try {

@@ -1,127 +1,104 @@
 /**
- * What the CLIs share: the --target switch, flag sets, the up-front input checks, and the invoke / wait /
- * pull steps for both targets, so `run` and `run-pipeline` are just these steps in a row. Progress goes to
- * stderr; results (job names, folders, JSON) to stdout.
+ * What the commands share below their flags: the typed options each CLI parses its flags into
+ * (scripts/cli/flags.ts), the checks done before anything is uploaded or started, and the invoke / wait / pull
+ * steps for both targets, so `run` and `run-pipeline` are just these steps in a row. Nothing here knows a
+ * flag's name. Progress goes to stderr through `log`; results are the CLIs' to print.
+ *
+ * The Azure SDKs are heavy (0.4 s to load) and needed only once every local check has passed: the Azure
+ * target's modules (./azure, and through it @azure/*), the wait loop and the pull code are loaded on first use,
+ * so bad flags, a bad input or missing configuration are refused without loading them.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { loadPipeline, PipelineDefinition } from "../../../lib/componentYaml";
-import { CommandSpec, FlagSpec, FlagValues, parseDurationSeconds, stringFlag } from "../cli";
 import { CliError, ExitCode } from "../exitCodes";
-import { toCliError } from "../azure/credential";
 import { envMs } from "../azure/retry";
+import { checkInputCells, InputCheckError } from "../input/checkInput";
 import { checkInputFolder, InputFolderError } from "../local/inputFolder";
 import { pipelineInputEnum } from "../local/plan";
 import { safeIdProblem } from "../local/runId";
 import { defaultRunsDir } from "../local/runner";
-import { pullFiles, PullResult } from "../pull/pullFiles";
-import { CONFIG_HELP, settingFlags, SettingKey } from "../stackConfig";
-import { AzureSession, PIPELINE_EXPERIMENT, azureCancel, azureJobView, azureScoresSource, isRemoteFolderUri, openAzure } from "./azure";
-import { localCancel, localJobView, localScoresSource } from "./local";
-import { JobStatusView, waitForFinal, WaitTimeout } from "./waitLoop";
+import type { PullResult } from "../pull/pullFiles";
+import { resolveSettings, SettingKey, WORKSPACE_KEYS, WorkspaceOptions } from "../stackConfig";
+import type { AzureSession } from "./azure";
+import type { JobStatusView } from "./waitLoop";
 
 export type Target = "azure" | "local";
 
-/** util.parseArgs rejects `multiple: undefined`, which scripts/lib/cli.ts passes for flags that leave it out. */
-export function defineCommand(spec: CommandSpec): CommandSpec {
-  for (const f of Object.values(spec.flags)) (f as { multiple?: boolean }).multiple ??= false;
-  return spec;
+/** Where a command's jobs run. */
+export type TargetOptions =
+  | { readonly target: "azure"; readonly workspace: WorkspaceOptions }
+  | {
+      readonly target: "local";
+      /** Folder of the local runs (<runs-dir>/<run id>/). */
+      readonly runsDir: string;
+      /** Worker processes of each parallel step; undefined: the runner's default (the CPUs). */
+      readonly workers?: number;
+    };
+
+/** What starts a job (invoke, run, run-pipeline). */
+export interface InvokeOptions {
+  /** A local folder, or an azureml:// / https:// folder URI (Azure only). Undefined: refused by the check. */
+  readonly input?: string;
+  readonly scoreMode: string;
+  /** Endpoint only: the deployment to run (else the endpoint's default). */
+  readonly deployment?: string;
+  readonly experiment?: string;
+  /** An earlier invocation's id, to pick up its job instead of starting a second one. */
+  readonly invocationId?: string;
 }
 
-export function targetFlags(azureKeys: readonly SettingKey[]): Record<string, FlagSpec> {
-  return {
-    target: { type: "string", valueName: "azure|local", description: "Where the job runs: the Azure ML endpoint, or this machine's local runner.", env: "HEART_TARGET", default: "azure" },
-    "runs-dir": { type: "string", valueName: "folder", description: "Local target: where run folders are kept.", env: "HEART_RUNS_DIR", default: "<repo>/runs" },
-    ...settingFlags(azureKeys),
-  };
+export interface WaitChoice {
+  readonly timeoutMs?: number;
+  /** Cancel the job on Ctrl-C before exiting. */
+  readonly cancelOnInterrupt: boolean;
 }
 
-/**
- * The flags that start a job, shared by invoke, run (endpoint) and run-pipeline (pipeline); only the
- * endpoint has deployments, and a pipeline job has its own experiment and is named heart-<invocation id>.
- */
-export function invokeFlags(kind: "endpoint" | "pipeline"): Record<string, FlagSpec> {
-  const { modes, defaultMode } = scoreModes();
-  return {
-    input: { type: "string", short: "i", valueName: "folder|uri", description: "Local folder of CSV files, or an azureml://datastores/<ds>/paths/<path>/ or https:// folder URI." },
-    "score-mode": { type: "string", valueName: "mode", description: `${modes.join(" or ")}: append keeps the input columns and adds prediction; prediction_only writes prediction alone.`, default: defaultMode },
-    ...(kind === "endpoint" ? { deployment: { type: "string", valueName: "name", description: "Deployment to run (else the endpoint's default).", env: "HEART_DEPLOYMENT" } } : {}),
-    experiment: { type: "string", valueName: "name", description: "Experiment name of the job.", ...(kind === "pipeline" ? { default: PIPELINE_EXPERIMENT } : {}) },
-    "invocation-id": {
-      type: "string",
-      valueName: "id",
-      description: `Reuse an earlier invocation's id (letters, digits, - and _): its job${kind === "pipeline" ? " (heart-<id>)" : ""} is picked up instead of starting a second one.`,
-      env: "HEART_INVOCATION_ID",
-    },
-  };
+/** invoke → wait → pull: run (the endpoint) and run-pipeline (the registered pipeline component). */
+export interface RunOptions {
+  readonly kind: "endpoint" | "pipeline";
+  readonly target: TargetOptions;
+  readonly invoke: InvokeOptions;
+  readonly wait: WaitChoice;
+  /** Where the scores go; undefined: scores/<job name>. */
+  readonly out?: string;
+  /** Overwrite files in `out` that differ (and allow a non-empty `out`). */
+  readonly force: boolean;
 }
 
-export const WAIT_FLAGS: Record<string, FlagSpec> = {
-  timeout: { type: "string", valueName: "duration", description: "Stop waiting after this long (90s, 15m, 2h); exit 3, the job keeps running.", env: "HEART_TIMEOUT" },
-  "cancel-on-interrupt": { type: "boolean", description: "On Ctrl-C, cancel the job before exiting (else it keeps running)." },
-};
-
-export const PULL_FLAGS: Record<string, FlagSpec> = {
-  force: { type: "boolean", description: "Overwrite files in the output folder that differ from the job's scores." },
-};
-
-/** --out's default: scores/ plus the job's name, known only once the job exists. */
-export const OUT_DEFAULT = "scores/<job name>";
-
-export function outFlag(): FlagSpec {
-  return { type: "string", short: "o", valueName: "folder", description: "Folder to write the scores into (created if needed).", default: OUT_DEFAULT };
-}
-
-/** What run and run-pipeline add to the invoke flags: where the scores go, how to wait, how to pull. */
-export const RUN_FLAGS: Record<string, FlagSpec> = {
-  out: { ...outFlag(), description: "Folder to write the scores into: new or empty, unless --force." },
-  ...WAIT_FLAGS,
-  "keep-on-interrupt": { type: "boolean", description: "Local target: leave the run going on Ctrl-C (by default it is canceled)." },
-  ...PULL_FLAGS,
-};
-
-export const COMMON_DETAILS = `${CONFIG_HELP}
-Credentials: DefaultAzureCredential (az login, a service principal's AZURE_* variables, workload or managed identity).
-Tuning: HEART_POLL_INTERVAL_MS (first poll interval, default 5000), HEART_POLL_MAX_INTERVAL_MS (cap, default 60000).`;
-
-export function targetOf(values: FlagValues): Target {
-  const t = String(values.target ?? "azure");
-  if (t !== "azure" && t !== "local") throw new CliError(ExitCode.Usage, `--target must be azure or local (got '${t}')`);
-  return t;
-}
-
-export function runsDirOf(values: FlagValues): string {
-  const v = values["runs-dir"];
-  return typeof v === "string" && v !== "<repo>/runs" ? path.resolve(v) : defaultRunsDir();
-}
-
-export function timeoutMsOf(spec: CommandSpec, values: FlagValues): number | undefined {
-  const raw = stringFlag(spec, values, "timeout");
-  return raw === undefined ? undefined : parseDurationSeconds("timeout", raw) * 1000;
-}
+export const PIPELINE_EXPERIMENT = "uci-heart-score-pipeline";
 
 export function scoreModes(pipeline: PipelineDefinition = loadPipeline()): { modes: readonly string[]; defaultMode: string } {
   const defaultMode = String(pipeline.spec.inputs.score_mode?.default ?? "append");
   return { modes: pipelineInputEnum(pipeline, "score_mode") ?? [defaultMode], defaultMode };
 }
 
-/**
- * The checks done before anything is uploaded or started: score mode, and for a local folder every CSV's
- * header (milliseconds). All problems are reported together (exit 2).
- */
-export function checkInvokeInput(input: string | undefined, scoreMode: string, log: (l: string) => void, allowUri: boolean, invocationId?: string): void {
+export function isRemoteFolderUri(input: string): boolean {
+  return /^(azureml|https):\/\//i.test(input);
+}
+
+/** The problems with what starts a job that need no file read: invocation id, score mode, input given. */
+function invokeOptionProblems(o: InvokeOptions, allowUri: boolean): string[] {
   const problems: string[] = [];
   // The id becomes a datastore path (scores/<id>/) and a job name (heart-<id>): nothing that could escape either.
-  if (invocationId !== undefined) {
-    const p = safeIdProblem(invocationId);
-    if (p) problems.push(`--invocation-id (or HEART_INVOCATION_ID) '${invocationId}' is not valid: ${p}`);
+  if (o.invocationId !== undefined) {
+    const p = safeIdProblem(o.invocationId);
+    if (p) problems.push(`--invocation-id (or HEART_INVOCATION_ID) '${o.invocationId}' is not valid: ${p}`);
   }
   const { modes } = scoreModes();
-  if (!modes.includes(scoreMode)) problems.push(`--score-mode must be one of ${modes.join(", ")} (got '${scoreMode}')`);
-  if (!input) problems.push("--input is required: a local folder of CSV files" + (allowUri ? " or an azureml:// / https:// folder URI" : ""));
-  else if (isRemoteFolderUri(input)) {
-    if (!allowUri) problems.push(`--input ${input}: the local target needs a local folder`);
-  } else {
+  if (!modes.includes(o.scoreMode)) problems.push(`--score-mode must be one of ${modes.join(", ")} (got '${o.scoreMode}')`);
+  if (!o.input) problems.push("--input is required: a local folder of CSV files" + (allowUri ? " or an azureml:// / https:// folder URI" : ""));
+  else if (isRemoteFolderUri(o.input) && !allowUri) problems.push(`--input ${o.input}: the local target needs a local folder`);
+  return problems;
+}
+
+/**
+ * The header-only check (milliseconds): score mode, invocation id, and for a local folder every CSV's header.
+ * local-run uses it (the step then checks the values); the commands that start a job use checkInput.
+ */
+export function checkInvokeInput(input: string | undefined, scoreMode: string, log: (l: string) => void, allowUri: boolean, invocationId?: string): void {
+  const problems = invokeOptionProblems({ input, scoreMode, invocationId }, allowUri);
+  if (input && !isRemoteFolderUri(input)) {
     try {
       for (const name of checkInputFolder(input).skipped) log(`warning: ${name} is not a CSV file; it will be skipped`);
     } catch (e) {
@@ -133,9 +110,37 @@ export function checkInvokeInput(input: string | undefined, scoreMode: string, l
 }
 
 /**
+ * Everything checked before anything is uploaded or started (exit 2, all problems at once): the options, and
+ * for a local folder every CSV's header and every cell, as the pipeline would read them.
+ */
+export async function checkInput(o: InvokeOptions, target: Target, log: (l: string) => void, signal?: AbortSignal): Promise<void> {
+  const problems = invokeOptionProblems(o, target === "azure");
+  if (problems.length > 0 && o.input && !isRemoteFolderUri(o.input)) {
+    // Refused anyway: add what the headers say, without reading every cell first.
+    try {
+      checkInputFolder(o.input);
+    } catch (e) {
+      if (!(e instanceof InputFolderError)) throw e;
+      problems.push(...e.problems);
+    }
+  } else if (o.input && !isRemoteFolderUri(o.input)) {
+    const started = Date.now();
+    try {
+      const r = await checkInputCells(o.input, { signal });
+      for (const name of r.skipped) log(`warning: ${name} is not a CSV file; it will be skipped`);
+      log(`checked ${r.rows} rows in ${r.files.length} file(s) (${(r.bytes / 1048576).toFixed(1)} MiB) in ${Date.now() - started} ms`);
+    } catch (e) {
+      if (!(e instanceof InputFolderError || e instanceof InputCheckError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length) throw new CliError(ExitCode.Usage, problems.join("\n  "), "Nothing was uploaded or started.");
+}
+
+/**
  * The --out folder, checked before anything is started or downloaded: it must not be a file (nor lie under
  * one), and with `requireEmpty` (run / run-pipeline, whose job costs money) an existing folder must be empty
- * unless --force: finding the conflict only after the job ran would waste it.
+ * unless `force`: finding the conflict only after the job ran would waste it.
  */
 export function checkOutFolder(out: string, o: { force?: boolean; requireEmpty?: boolean } = {}): void {
   const abs = path.resolve(out);
@@ -152,6 +157,29 @@ export function checkOutFolder(out: string, o: { force?: boolean; requireEmpty?:
   }
 }
 
+/** --runs-dir's default, named in --help and resolved here. */
+export const RUNS_DIR_DEFAULT = "<repo>/runs";
+
+export function runsDirFrom(raw: string | undefined): string {
+  return raw !== undefined && raw !== "" && raw !== RUNS_DIR_DEFAULT ? path.resolve(raw) : defaultRunsDir();
+}
+
+/** For local-run, which parses its own flags: the runs folder from its --runs-dir value. */
+export function runsDirOf(values: { readonly "runs-dir"?: unknown }): string {
+  const v = values["runs-dir"];
+  return runsDirFrom(typeof v === "string" ? v : undefined);
+}
+
+/**
+ * Opens the Azure target: resolves the settings (flags, variables, stack outputs; missing ones refused), and
+ * only then loads the Azure SDKs and signs in.
+ */
+export async function openAzure(workspace: WorkspaceOptions, required: readonly SettingKey[], optional: readonly SettingKey[], log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<AzureSession> {
+  const settings = await resolveSettings([...WORKSPACE_KEYS, ...required], optional, { workspace, env });
+  const azure = await import("./azure");
+  return azure.openSession(settings, log, env);
+}
+
 export interface JobRef {
   readonly target: Target;
   readonly name: string;
@@ -159,25 +187,18 @@ export interface JobRef {
   readonly runsDir?: string;
 }
 
-/**
- * The job a command names (its one positional argument, as printed by invoke) on its target; for Azure, with a
- * session that also holds `optional` settings when they are available.
- */
-export async function jobRefOf(
-  spec: CommandSpec,
-  values: FlagValues,
-  positionals: readonly string[],
-  optional: readonly SettingKey[],
-  log: (line: string) => void,
-): Promise<JobRef> {
-  if (positionals.length !== 1) throw new CliError(ExitCode.Usage, "give exactly one job name (as printed by invoke)", `See '${spec.name} --help'.`);
-  const target = targetOf(values);
-  const name = positionals[0];
-  return target === "azure" ? { target, name, azure: await openAzure(values, [], optional, log) } : { target, name, runsDir: runsDirOf(values) };
+/** The job a command names on its target; for Azure, with a session that also holds `optional` settings when available. */
+export async function jobRefOf(t: TargetOptions, name: string, optional: readonly SettingKey[], log: (line: string) => void): Promise<JobRef> {
+  return t.target === "azure" ? { target: "azure", name, azure: await openAzure(t.workspace, [], optional, log) } : { target: "local", name, runsDir: t.runsDir };
 }
 
 function pollFor(ref: JobRef): (signal?: AbortSignal) => Promise<JobStatusView> {
-  return ref.target === "azure" ? (signal) => azureJobView(ref.azure!, ref.name, signal) : () => localJobView(ref.runsDir!, ref.name);
+  if (ref.target === "azure") return async (signal) => (await import("./azure")).azureJobView(ref.azure!, ref.name, signal);
+  return async () => (await import("./local")).localJobView(ref.runsDir!, ref.name);
+}
+
+async function cancel(ref: JobRef): Promise<"requested" | "already-final"> {
+  return ref.target === "azure" ? (await import("./azure")).azureCancel(ref.azure!, ref.name) : (await import("./local")).localCancel(ref.runsDir!, ref.name);
 }
 
 /** A duration for progress lines: 0.4s, 12s, 3m05s. */
@@ -187,9 +208,7 @@ export function secs(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-export interface WaitStepOptions {
-  readonly timeoutMs?: number;
-  readonly cancelOnInterrupt?: boolean;
+export interface WaitStepOptions extends Partial<WaitChoice> {
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
   readonly env?: NodeJS.ProcessEnv;
@@ -201,8 +220,9 @@ export function pollIntervals(target: Target, env: NodeJS.ProcessEnv = process.e
   return { intervalMs, maxIntervalMs: Math.max(intervalMs, envMs(env, "HEART_POLL_MAX_INTERVAL_MS", target === "local" ? 2000 : 60_000)) };
 }
 
-/** Waits for the job; returns 0 when Completed, else throws the CliError with the documented exit code. */
+/** Waits for the job; returns when Completed, else throws the CliError with the documented exit code. */
 export async function waitStep(ref: JobRef, o: WaitStepOptions): Promise<{ view: JobStatusView; calls: number; elapsedMs: number }> {
+  const { waitForFinal, WaitTimeout } = await import("./waitLoop");
   try {
     const r = await waitForFinal({
       poll: pollFor(ref),
@@ -224,7 +244,7 @@ export async function waitStep(ref: JobRef, o: WaitStepOptions): Promise<{ view:
   } catch (e) {
     if (e instanceof CliError && e.exitCode === ExitCode.Interrupted && o.cancelOnInterrupt) {
       o.log(`canceling job ${ref.name}`);
-      const outcome = ref.target === "azure" ? await azureCancel(ref.azure!, ref.name) : await localCancel(ref.runsDir!, ref.name);
+      const outcome = await cancel(ref);
       o.log(outcome === "requested" ? `cancel requested for ${ref.name}` : `${ref.name} had already ended`);
     }
     if (e instanceof WaitTimeout) throw new CliError(ExitCode.Timeout, `job ${ref.name}: ${e.message}`, `Wait again with 'wait ${ref.name}', or cancel it with 'jobs --cancel'.`);
@@ -237,6 +257,7 @@ export async function waitStep(ref: JobRef, o: WaitStepOptions): Promise<{ view:
  * naming the jobs still not final at the timeout.
  */
 export async function waitAllFinal(refs: readonly JobRef[], o: { timeoutMs?: number; signal: AbortSignal; log: (line: string) => void; env?: NodeJS.ProcessEnv }): Promise<void> {
+  const { waitForFinal, WaitTimeout } = await import("./waitLoop");
   const pending = new Set(refs.map((r) => r.name));
   await Promise.all(
     refs.map(async (ref) => {
@@ -252,17 +273,23 @@ export async function waitAllFinal(refs: readonly JobRef[], o: { timeoutMs?: num
   if (pending.size > 0) throw new CliError(ExitCode.Timeout, `still stopping after the timeout: ${[...pending].join(", ")}`);
 }
 
+/** The folder pull writes to: the one given, else scores/<job name>. */
+export function outFolderFor(out: string | undefined, jobName: string): string {
+  return out ?? path.join("scores", jobName);
+}
+
 export async function pullStep(
   ref: JobRef,
   outDir: string,
   o: { force?: boolean; scoresUri?: string; signal: AbortSignal; log: (line: string) => void },
 ): Promise<PullResult> {
   checkOutFolder(outDir);
-  const source = ref.target === "azure" ? await azureScoresSource(ref.azure!, ref.name, o.scoresUri, o.signal) : await localScoresSource(ref.runsDir!, ref.name);
+  const source = ref.target === "azure" ? await (await import("./azure")).azureScoresSource(ref.azure!, ref.name, o.scoresUri, o.signal) : await (await import("./local")).localScoresSource(ref.runsDir!, ref.name);
   o.log(`pulling ${source.describe} into ${path.resolve(outDir)}`);
-  const r = await pullFiles(source, outDir, { force: o.force, signal: o.signal, concurrency: Number(process.env.HEART_DOWNLOAD_CONCURRENCY) || 8 }).catch((e) => {
+  const { pullFiles } = await import("../pull/pullFiles");
+  const r = await pullFiles(source, outDir, { force: o.force, signal: o.signal, concurrency: Number(process.env.HEART_DOWNLOAD_CONCURRENCY) || 8 }).catch(async (e) => {
     if (e instanceof CliError) throw e;
-    throw toCliError(e, "downloading the scores");
+    throw (await import("../azure/credential")).toCliError(e, "downloading the scores");
   });
   o.log(`${r.downloaded} file(s) downloaded, ${r.skipped} already there`);
   return r;

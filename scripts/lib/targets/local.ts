@@ -14,13 +14,26 @@ import { isFinalStatus, listLocalRuns, LocalRunNotFoundError, readLocalRun, runF
 import { newRunId } from "../local/runId";
 import type { JobStatusView } from "./waitLoop";
 
+/** What the detached worker (localWorker.ts) is told to run, as JSON in its one argument. */
+export interface LocalWorkerSpec {
+  readonly input: string;
+  readonly scoreMode: string;
+  readonly runsDir: string;
+  readonly runId: string;
+  readonly workers?: number;
+}
+
 const WORKER = path.join(__dirname, "localWorker.ts");
+/** Starts a TypeScript file from its cached transpilation (scripts/cli/launch.js): no TypeScript compiler to load. */
+const LAUNCHER = path.resolve(__dirname, "../../cli/launch.js");
 
 export interface LocalInvokeArgs {
   readonly input: string;
   readonly scoreMode: string;
   readonly runsDir: string;
   readonly runId?: string;
+  /** Worker processes of each parallel step (the local runner's `workers`); undefined: its default. */
+  readonly workers?: number;
   readonly env?: NodeJS.ProcessEnv;
   readonly signal?: AbortSignal;
 }
@@ -29,11 +42,11 @@ export interface LocalInvokeArgs {
 export async function localInvoke(a: LocalInvokeArgs): Promise<{ runId: string }> {
   const runId = a.runId ?? newRunId();
   const runsDir = path.resolve(a.runsDir);
-  const spec = JSON.stringify({ input: path.resolve(a.input), scoreMode: a.scoreMode, runsDir, runId });
-  const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), WORKER, spec], {
+  const spec: LocalWorkerSpec = { input: path.resolve(a.input), scoreMode: a.scoreMode, runsDir, runId, ...(a.workers !== undefined ? { workers: a.workers } : {}) };
+  const child = spawn(process.execPath, [LAUNCHER, WORKER, JSON.stringify(spec)], {
     detached: true,
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...(a.env ?? process.env), TS_NODE_PROJECT: path.resolve(__dirname, "../../../tsconfig.json") },
+    env: a.env ?? process.env,
     cwd: path.resolve(__dirname, "../../.."),
   });
   let stderr = "";

@@ -4,6 +4,7 @@
  * cancel the run (the step's process group is killed and the run ends Canceled).
  */
 import { LocalRunInputError, runLocalPipeline } from "../local/runner";
+import type { LocalWorkerSpec } from "./local";
 
 const controller = new AbortController();
 process.on("SIGTERM", () => controller.abort());
@@ -11,9 +12,17 @@ process.on("SIGINT", () => controller.abort());
 process.stderr.on("error", () => undefined);
 
 async function main(): Promise<number> {
-  const spec = JSON.parse(process.argv[2] ?? "{}") as { input: string; scoreMode: string; runsDir: string; runId: string };
+  const spec = JSON.parse(process.argv[2] ?? "{}") as LocalWorkerSpec;
+  // `workers` is the runner's option (default: the CPUs); left out, the runner decides.
+  const options: Parameters<typeof runLocalPipeline>[0] & { workers?: number } = {
+    inputs: { input_data: spec.input, score_mode: spec.scoreMode },
+    runsDir: spec.runsDir,
+    runId: spec.runId,
+    signal: controller.signal,
+    ...(spec.workers !== undefined ? { workers: spec.workers } : {}),
+  };
   try {
-    const r = await runLocalPipeline({ inputs: { input_data: spec.input, score_mode: spec.scoreMode }, runsDir: spec.runsDir, runId: spec.runId, signal: controller.signal });
+    const r = await runLocalPipeline(options);
     return r.status === "Completed" ? 0 : 1;
   } catch (e) {
     if (e instanceof LocalRunInputError) {

@@ -1,50 +1,42 @@
 /** invoke → wait → pull in one step (run and run-pipeline), for schedules and the README's main command. */
-import * as path from "path";
-import { CommandSpec, FlagValues, stringFlag } from "../cli";
-import { azureInvoke, azureSubmitPipeline, openAzure, Started } from "./azure";
-import { checkInvokeInput, checkOutFolder, JobRef, OUT_DEFAULT, pullStep, runsDirOf, targetOf, timeoutMsOf, waitStep } from "./commands";
-import { localInvoke } from "./local";
+import { checkInput, checkOutFolder, JobRef, openAzure, outFolderFor, pullStep, RunOptions, waitStep } from "./commands";
+import type { Started } from "./azure";
 
-export async function runFlow(
-  kind: "endpoint" | "pipeline",
-  spec: CommandSpec,
-  values: FlagValues,
-  signal: AbortSignal,
-  log: (l: string) => void,
-): Promise<number> {
-  const target = targetOf(values);
-  const input = stringFlag(spec, values, "input");
-  const scoreMode = stringFlag(spec, values, "score-mode")!;
-  const timeoutMs = timeoutMsOf(spec, values);
-  const invocationId = stringFlag(spec, values, "invocation-id");
-  checkInvokeInput(input, scoreMode, log, target === "azure", invocationId);
-  const outRaw = stringFlag(spec, values, "out")!;
+export interface RunFlowContext {
+  /** Print JSON (job, scores folder, files) instead of the folder. */
+  readonly json: boolean;
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+}
+
+export async function runFlow(o: RunOptions, { json, signal, log }: RunFlowContext): Promise<number> {
+  const t = o.target;
+  await checkInput(o.invoke, t.target, log, signal);
   // The default folder is named for a job that does not exist yet, so only a given --out can be in the way.
-  if (outRaw !== OUT_DEFAULT) checkOutFolder(outRaw, { force: values.force === true, requireEmpty: true });
+  if (o.out !== undefined) checkOutFolder(o.out, { force: o.force, requireEmpty: true });
+  const input = o.invoke.input!;
   let ref: JobRef;
   let started: Started | undefined;
-  if (target === "local") {
-    const runsDir = runsDirOf(values);
-    const { runId } = await localInvoke({ input: input!, scoreMode, runsDir, signal });
+  if (t.target === "local") {
+    const { localInvoke } = await import("./local");
+    const { runId } = await localInvoke({ input, scoreMode: o.invoke.scoreMode, runsDir: t.runsDir, workers: t.workers, signal });
     log(`started local run ${runId}`);
-    ref = { target, name: runId, runsDir };
+    ref = { target: "local", name: runId, runsDir: t.runsDir };
   } else {
     const s =
-      kind === "endpoint"
-        ? await openAzure(values, ["endpointName"], ["datastoreName"], log)
-        : await openAzure(values, ["pipelineComponentId", "computeName"], ["datastoreName"], log);
-    const common = { input: input!, scoreMode, experiment: stringFlag(spec, values, "experiment"), invocationId, signal };
-    started = kind === "endpoint" ? await azureInvoke(s, { ...common, deployment: stringFlag(spec, values, "deployment") }) : await azureSubmitPipeline(s, common);
+      o.kind === "endpoint"
+        ? await openAzure(t.workspace, ["endpointName"], ["datastoreName"], log)
+        : await openAzure(t.workspace, ["pipelineComponentId", "computeName"], ["datastoreName"], log);
+    const azure = await import("./azure");
+    const common = { input, scoreMode: o.invoke.scoreMode, experiment: o.invoke.experiment, invocationId: o.invoke.invocationId, signal };
+    started = o.kind === "endpoint" ? await azure.azureInvoke(s, { ...common, deployment: o.invoke.deployment }) : await azure.azureSubmitPipeline(s, common);
     log(`${started.reused ? "found the job already started" : "started job"} ${started.jobName} (invocation ${started.invocationId})`);
-    ref = { target, name: started.jobName, azure: s };
+    ref = { target: "azure", name: started.jobName, azure: s };
   }
-  // A local run belongs to this terminal: Ctrl-C stops it unless asked otherwise.
-  const cancelOnInterrupt = values["cancel-on-interrupt"] === true || (target === "local" && values["keep-on-interrupt"] !== true);
-  await waitStep(ref, { timeoutMs, cancelOnInterrupt, signal, log });
-  const out = outRaw === OUT_DEFAULT ? path.join("scores", ref.name) : outRaw;
-  const pulled = await pullStep(ref, out, { force: values.force === true, scoresUri: started?.scoresUri, signal, log });
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify({ target, jobName: ref.name, invocationId: started?.invocationId, scores: pulled.outDir, files: pulled.files, downloaded: pulled.downloaded, skipped: pulled.skipped })}\n`);
+  await waitStep(ref, { ...o.wait, signal, log });
+  const pulled = await pullStep(ref, outFolderFor(o.out, ref.name), { force: o.force, scoresUri: started?.scoresUri, signal, log });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ target: t.target, jobName: ref.name, invocationId: started?.invocationId, scores: pulled.outDir, files: pulled.files, downloaded: pulled.downloaded, skipped: pulled.skipped })}\n`);
   } else {
     log(`scores of ${ref.name} are in ${pulled.outDir}`);
     process.stdout.write(`${pulled.outDir}\n`);
