@@ -2,7 +2,8 @@
  * The GitHub Actions workflows, checked as data: every file parses; every npm script a step calls exists in
  * package.json and is documented in README.md; every secret and variable a workflow reads is listed in README.md's
  * "Secrets and variables" section; every job has a timeout; permissions are explicit and least-privilege; jobs
- * that sign in to Azure with OpenID Connect request `id-token: write`; third-party actions are pinned to a
+ * that sign in with OpenID Connect (Azure through ARM_USE_OIDC or azure/login, Pulumi Cloud through
+ * pulumi/auth-actions) request `id-token: write`; third-party actions are pinned to a
  * commit; `run:` scripts do not splice in user-controlled text.
  * Each check is a pure function, also run against a broken in-memory workflow so its failure message is known.
  */
@@ -131,11 +132,15 @@ export const checkJobTimeouts: Check = (wf) =>
     .filter(([, job]) => !(typeof job["timeout-minutes"] === "number" || (typeof job["timeout-minutes"] === "string" && job["timeout-minutes"].includes("${{"))))
     .map(([id]) => `${wf.file}: job ${id} has no timeout-minutes (the default is 6 hours of billed runner time)`);
 
-const OIDC_LOGIN = /^azure\/login@/i;
+/** Actions that exchange the job's GitHub ID token (Azure, Pulumi Cloud). */
+const OIDC_LOGIN = /^(azure\/login|pulumi\/auth-actions)@/i;
 
-function usesOidc(job: Obj): boolean {
-  const env = isObj(job.env) ? job.env : {};
-  return stepsOf(job).some((s) => typeof s.uses === "string" && OIDC_LOGIN.test(s.uses)) || String(env.ARM_USE_OIDC ?? "") === "true";
+function usesOidc(job: Obj, wf: Workflow): boolean {
+  const env = { ...(isObj(wf.doc.env) ? wf.doc.env : {}), ...(isObj(job.env) ? job.env : {}) };
+  return (
+    stepsOf(job).some((s) => (typeof s.uses === "string" && OIDC_LOGIN.test(s.uses)) || (isObj(s.env) && String(s.env.ARM_USE_OIDC ?? "") === "true")) ||
+    String(env.ARM_USE_OIDC ?? "") === "true"
+  );
 }
 
 export const checkPermissions: Check = (wf) => {
@@ -151,7 +156,7 @@ export const checkPermissions: Check = (wf) => {
   for (const [id, job] of jobs) {
     if (broad(job.permissions)) problems.push(`${wf.file}: job ${id} has permissions: ${String(job.permissions)}; list the scopes it needs`);
     const effective = job.permissions !== undefined ? job.permissions : top;
-    if (usesOidc(job) && !(isObj(effective) && effective["id-token"] === "write")) {
+    if (usesOidc(job, wf) && !(isObj(effective) && effective["id-token"] === "write")) {
       problems.push(`${wf.file}: job ${id} signs in to Azure with OpenID Connect but does not request permissions id-token: write`);
     }
   }
@@ -346,6 +351,10 @@ describe("workflow checks catch a broken workflow", () => {
     const withToken: Workflow = { ...fixed, doc: { ...fixed.doc, jobs: { deploy: { ...(jobs.deploy as Obj), permissions: { contents: "read", "id-token": "write" } } } } };
     assert.deepStrictEqual(checkPermissions(withToken, ctx), []);
     assert.match(checkPermissions({ ...broken, doc: { ...broken.doc, permissions: "write-all" } }, ctx).join("\n"), /write-all is not least privilege/);
+    const workflowEnvOidc: Workflow = { file: "w.yml", doc: { permissions: { contents: "read" }, env: { ARM_USE_OIDC: "true" }, jobs: { up: { steps: [{ run: "npm run deploy" }] } } } };
+    assert.match(checkPermissions(workflowEnvOidc, ctx).join("\n"), /job up signs in to Azure with OpenID Connect but does not request permissions id-token: write/);
+    const pulumiOidc: Workflow = { file: "p.yml", doc: { permissions: { contents: "read" }, jobs: { p: { steps: [{ uses: "pulumi/auth-actions@141415910c3beb54e03b48e9057c204c97b956f2" }] } } } };
+    assert.strictEqual(checkPermissions(pulumiOidc, ctx).length, 1);
   });
 
   it("reports an action pinned to a tag instead of a commit", () => {
