@@ -18,6 +18,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { azureCredential } from "../lib/azureCredential";
 import { createArmClient } from "../lib/armClient";
+import { cloudFromEnv } from "../lib/cloud";
 import { countCall } from "../lib/callStats";
 import { getBlobDatastore } from "../lib/datastore";
 import { FolderUploadResult, UPLOAD_CONFIRMATION, uploadFolder } from "../lib/folderUpload";
@@ -144,7 +145,7 @@ export function makeFolderUploadProvider(seams: FolderUploadSeams): pulumi.dynam
 /** Whether any blob under the folder carries the completion mark lib/folderUpload.ts sets last. */
 export async function uploadIsComplete(target: ResolvedTarget, folderPath: string): Promise<boolean> {
   countCall("blob-check");
-  const container = new BlobServiceClient(target.blobServiceUrl, target.credential).getContainerClient(target.containerName);
+  const container = new BlobServiceClient(target.blobServiceUrl, target.credential, { audience: cloudFromEnv().storageScope }).getContainerClient(target.containerName);
   for await (const blob of container.listBlobsFlat({ prefix: `${folderPath}/`, includeMetadata: true })) {
     if (Object.entries(UPLOAD_CONFIRMATION).every(([k, v]) => blob.metadata?.[k] === v)) return true;
   }

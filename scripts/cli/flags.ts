@@ -19,7 +19,9 @@ export const CONFIG_HELP = `Configuration: each value comes from its flag, else 
 (--stack-outputs FILE, else \`pulumi stack output --json\` when pulumi is on PATH).`;
 
 export const COMMON_DETAILS = `${CONFIG_HELP}
-Credentials: DefaultAzureCredential (az login, a service principal's AZURE_* variables, workload or managed identity).
+Credentials: in GitHub Actions with OIDC (ARM_USE_OIDC, ARM_CLIENT_ID, ARM_TENANT_ID), a fresh GitHub ID token per sign-in;
+else DefaultAzureCredential (az login, a service principal's AZURE_* variables, workload or managed identity).
+Cloud: HEART_AZURE_CLOUD (AzureCloud, AzureUSGovernment, AzureChinaCloud; default AzureCloud or HEART_ARM_ENDPOINT's).
 Tuning: HEART_POLL_INTERVAL_MS (first poll interval, default 5000), HEART_POLL_MAX_INTERVAL_MS (cap, default 60000).`;
 
 /** The workspace settings a command reads (from SETTINGS), and where the stack outputs come from. */

@@ -9,6 +9,7 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
+import { cloudFromEnv } from "../../../lib/cloud";
 
 export interface InvocationMarker {
   readonly invocationId: string;
@@ -44,7 +45,7 @@ export function parseMarker(text: string, invocationId: string): InvocationMarke
 
 export function blobMarkerStore(target: { blobServiceUrl: string; containerName: string; credential: TokenCredential; datastoreName?: string }): MarkerStore {
   let container: ContainerClient | undefined;
-  const c = () => (container ??= new BlobServiceClient(target.blobServiceUrl, target.credential, { retryOptions: { maxTries: 4, retryDelayInMs: 500 } }).getContainerClient(target.containerName));
+  const c = () => (container ??= new BlobServiceClient(target.blobServiceUrl, target.credential, { audience: cloudFromEnv().storageScope, retryOptions: { maxTries: 4, retryDelayInMs: 500 } }).getContainerClient(target.containerName));
   return {
     async read(id, signal) {
       try {
