@@ -111,6 +111,43 @@ describe("identity: the cloud decides endpoints and scopes (lib/cloud.ts)", () =
   });
 });
 
+describe("identity: every Azure client of the stack and the scripts goes through the one credential and the cloud's scopes", () => {
+  /** Source files of the program, the providers and the scripts (not tests or benchmarks). */
+  function sources(dir: string): string[] {
+    return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : [],
+    );
+  }
+  /** Each `new X(` / `f(` call whose argument text (to the matching parenthesis) lacks `must`. */
+  function callsWithout(text: string, call: RegExp, must: RegExp): string[] {
+    const out: string[] = [];
+    for (const m of text.matchAll(call)) {
+      let depth = 0;
+      let end = m.index! + m[0].length - 1;
+      for (; end < text.length; end++) {
+        if (text[end] === "(") depth++;
+        else if (text[end] === ")" && --depth === 0) break;
+      }
+      const args = text.slice(m.index!, end + 1);
+      if (!must.test(args)) out.push(args.replace(/\s+/g, " ").slice(0, 120));
+    }
+    return out;
+  }
+
+  it("no credential is made elsewhere, and blob, ARM and data-plane clients name their cloud's scope", () => {
+    const problems: string[] = [];
+    for (const f of ["index.ts", ...sources("lib"), ...sources("infra"), ...sources("scripts")]) {
+      const text = fs.readFileSync(path.join(ROOT, f), "utf8");
+      if (f !== path.join("lib", "azureCredential.ts") && /new (DefaultAzureCredential|AzureCliCredential|ClientAssertionCredential|WorkloadIdentityCredential)\(/.test(text)) problems.push(`${f}: makes its own credential`);
+      for (const c of callsWithout(text, /new BlobServiceClient\(/g, /audience:\s*cloudFromEnv\(/)) problems.push(`${f}: ${c} has no cloud audience`);
+      for (const c of callsWithout(text, /bearerTokenAuthenticationPolicy\(/g, /scopes:\s*cloudScopes\(/)) problems.push(`${f}: ${c} has no cloud scope`);
+      for (const c of callsWithout(text, /new AzureMachineLearningWorkspaces\(/g, /credentialScopes:\s*\[cloud\.armScope\]/)) problems.push(`${f}: ${c} has no cloud scope`);
+    }
+    assert.deepStrictEqual(problems, []);
+    assert.deepStrictEqual(callsWithout("new BlobServiceClient(u, c, { retryOptions: {} })", /new BlobServiceClient\(/g, /audience:/), ["new BlobServiceClient(u, c, { retryOptions: {} })"], "the scan sees a client without one");
+  });
+});
+
 describe("identity: which sign-in (lib/azureCredential.ts)", () => {
   const gh = { ACTIONS_ID_TOKEN_REQUEST_URL: "https://gh.example/token?api-version=2.0", ACTIONS_ID_TOKEN_REQUEST_TOKEN: "rt" };
 
