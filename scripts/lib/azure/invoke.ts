@@ -272,7 +272,7 @@ export async function invokeIdempotent(req: InvokeRequest, ctx: InvokeContext): 
       if (ctx.signal?.aborted) throw toCliError(e, "invoking the endpoint");
       const r = e as { name?: string; statusCode?: number; code?: string; message?: string };
       if (r.name === "CredentialUnavailableError" || r.name === "AuthenticationError" || r.name === "AggregateAuthenticationError") {
-        throw toCliError(e, "getting a token for https://ml.azure.com");
+        throw toCliError(e, `getting a token for ${cloudScopes().ml}`);
       }
       // Dropped connection, timeout, reset: the request may have reached the service.
       outcome = { kind: "ambiguous", why: r.code ?? r.message ?? String(e) };
