@@ -6,7 +6,7 @@
  *  - the whole `invoke` process refusing the folder with one bad cell in the last row of the last file (so
  *    every byte is checked first), through the CLI launcher (scripts/cli/launch.js, cached transpile) and
  *    through ts-node, and whether any @azure module was loaded.
- * Asserts nothing. Usage: npm run bench:input [-- --rows 1000000 --files 8 --runs 5]
+ * Wall and CPU times (CPU times are steadier on a shared machine). Asserts nothing. Usage: npm run bench:input [-- --rows 1000000 --files 8 --runs 5]
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -53,6 +53,23 @@ function stats(xs: number[]): string {
   return `${s[0].toFixed(0)} / ${s[Math.floor(s.length / 2)].toFixed(0)} ms`;
 }
 
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+}
+
+/** Runs a process under /usr/bin/time (when there) for its CPU time: wall times on a shared machine mostly measure the others. */
+function timedSpawn(args: string[], env: NodeJS.ProcessEnv): { wallMs: number; cpuMs?: number; status: number | null; stderr: string } {
+  const time = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+  const t = process.hrtime.bigint();
+  const r = time
+    ? spawnSync(time, ["-f", "cpu-seconds %U %S", process.execPath, ...args], { cwd: ROOT, env, encoding: "utf8" })
+    : spawnSync(process.execPath, args, { cwd: ROOT, env, encoding: "utf8" });
+  const wallMs = ms(t);
+  const m = /cpu-seconds ([\d.]+) ([\d.]+)/.exec(String(r.stderr));
+  return { wallMs, cpuMs: m ? (Number(m[1]) + Number(m[2])) * 1000 : undefined, status: r.status, stderr: String(r.stderr) };
+}
+
 async function main(): Promise<void> {
   const rows = arg("rows", 1_000_000);
   const nFiles = arg("files", 8);
@@ -71,6 +88,7 @@ async function main(): Promise<void> {
     const readAll: number[] = [];
     const readChunks: number[] = [];
     const check: number[] = [];
+    const checkCpu: number[] = [];
     const b = Buffer.allocUnsafe(1 << 20);
     for (let r = 0; r < runs; r++) {
       let t = process.hrtime.bigint();
@@ -84,13 +102,15 @@ async function main(): Promise<void> {
       }
       readChunks.push(ms(t));
       t = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
       const report = await checkInputCells(good);
       check.push(ms(t));
+      checkCpu.push(cpuMs(c0));
       if (report.rows !== rows) throw new Error(`checked ${report.rows} rows, expected ${rows}`);
     }
     const median = (xs: number[]) => [...xs].sort((a, x) => a - x)[Math.floor(xs.length / 2)];
     console.log(`  read the bytes: readFileSync ${stats(readAll)}; 1 MiB reads ${stats(readChunks)}`);
-    console.log(`  check every cell (in-process): ${stats(check)} = ${(bytes / 1048576 / (median(check) / 1000)).toFixed(0)} MiB/s, ${(median(check) / median(readChunks)).toFixed(1)}x the 1 MiB read loop`);
+    console.log(`  check every cell (in-process): wall ${stats(check)}, CPU ${stats(checkCpu)} = ${(bytes / 1048576 / (median(checkCpu) / 1000)).toFixed(0)} MiB per CPU-second (first run: wall ${check[0].toFixed(0)} ms, CPU ${checkCpu[0].toFixed(0)} ms)`);
 
     const probe = path.join(work, "probe.js");
     fs.writeFileSync(probe, `process.on("exit", () => { const n = Object.keys(require.cache).filter((k) => k.includes("${path.sep}@azure${path.sep}")).length; require("fs").writeSync(2, "azure-modules-loaded=" + n + "\\n"); });\n`);
@@ -101,26 +121,18 @@ async function main(): Promise<void> {
     ];
     // Warm the launcher's transpile cache once, as any earlier run would have.
     spawnSync(process.execPath, [path.join(ROOT, "scripts/cli/launch.js"), "invoke", "--help"], { cwd: ROOT, env });
+    const cpuStats = (xs: Array<number | undefined>) => (xs.every((x) => x !== undefined) ? `, CPU ${stats(xs as number[])}` : "");
     for (const [name, args] of ways) {
-      const times: number[] = [];
-      let last: ReturnType<typeof spawnSync> | undefined;
-      for (let r = 0; r < runs; r++) {
-        const t = process.hrtime.bigint();
-        last = spawnSync(process.execPath, [...args, "--input", bad], { cwd: ROOT, env, encoding: "utf8" });
-        times.push(ms(t));
-      }
-      const stderr = String(last!.stderr);
-      const loaded = /azure-modules-loaded=(\d+)/.exec(stderr)?.[1] ?? "?";
-      const named = /part-\d+\.csv: column 'age' must be numeric, but data row \d+ holds 'sixty'/.test(stderr);
-      console.log(`  whole invoke refusing the bad folder, ${name}: ${stats(times)} (exit ${last!.status}, names the cell: ${named}, @azure modules loaded: ${loaded})`);
+      const runsOf = Array.from({ length: runs }, () => timedSpawn([...args, "--input", bad], env));
+      const last = runsOf[runsOf.length - 1];
+      const loaded = /azure-modules-loaded=(\d+)/.exec(last.stderr)?.[1] ?? "?";
+      const named = /part-\d+\.csv: column 'age' must be numeric, but data row \d+ holds 'sixty'/.test(last.stderr);
+      console.log(`  whole invoke refusing the bad folder, ${name}: wall ${stats(runsOf.map((r) => r.wallMs))}${cpuStats(runsOf.map((r) => r.cpuMs))} (exit ${last.status}, names the cell: ${named}, @azure modules loaded: ${loaded})`);
     }
-    const node: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      const t = process.hrtime.bigint();
-      spawnSync(process.execPath, ["-e", "0"]);
-      node.push(ms(t));
-    }
-    console.log(`  for scale: an empty node process ${stats(node)}`);
+    const node = Array.from({ length: runs }, () => timedSpawn(["-e", "0"], env));
+    console.log(`  for scale: an empty node process: wall ${stats(node.map((r) => r.wallMs))}${cpuStats(node.map((r) => r.cpuMs))}`);
+    const load = os.loadavg()[0];
+    console.log(`  load average during the run: ${load.toFixed(1)} on ${os.cpus().length} CPUs${load > os.cpus().length ? " (shared machine: CPU times are the steadier figure)" : ""}`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

@@ -140,7 +140,8 @@ export class CsvCellChecker {
       // One record.
       const width = this.width;
       const numericAt = this.numericAt;
-      if (this.header === undefined) this.headerFields = [];
+      const inHeader = this.header === undefined;
+      if (inHeader) this.headerFields = [];
       let col = 0;
       let breaks = 0;
       let extraNonEmpty = false;
@@ -185,7 +186,7 @@ export class CsvCellChecker {
         while (i < end && STOP[b[i]] === 0) i++;
         if (i >= end && !final) return recStart;
         const fe = i;
-        if (!this.header) {
+        if (inHeader) {
           this.headerFields.push(decodeField(b, fs, fe));
         } else if (col < width) {
           if (numericAt[col] === 1) {
@@ -219,9 +220,14 @@ export class CsvCellChecker {
         i += c === CR && b[i + 1] === LF ? 2 : 1;
         break;
       }
-      this.endRecord(col, extraNonEmpty);
+      // The common record (a data row no wider than the first, nothing to report) only counts.
+      if (inHeader || this.dataRows === 0 || col > this.expected || extraNonEmpty || this.pending.length !== 0) {
+        this.endRecord(col, extraNonEmpty);
+        if (this.stopped) return end;
+      } else {
+        this.dataRows++;
+      }
       this.line += breaks + 1;
-      if (this.stopped) return end;
     }
     return i;
   }
