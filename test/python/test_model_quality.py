@@ -101,6 +101,27 @@ def test_the_card_is_the_rendering_of_its_numbers_and_the_mlmodel_points_to_it()
     assert metadata["model_card"] in metadata["description"]
 
 
+def test_the_readme_shows_the_card_s_headline_figures():
+    readme = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+    section = readme[readme.index("### The model"):]
+    cv, data = METRICS["crossValidation"], METRICS["data"]
+    rows = {"XGBoost, nested": "nested", "XGBoost, chosen hyper-parameters": "chosen",
+            "Baseline: logistic regression, same features": "baseline", "Previous recipe": "previous"}
+    for label, key in rows.items():
+        line = next(l for l in section.splitlines() if l.strip().startswith(f"| {label}"))
+        s = cv[key]
+        expected = (f"| {s['auc'][0]:.3f} ± {s['auc'][1]:.3f} | {s['accuracy'][0]:.3f} ± {s['accuracy'][1]:.3f} | "
+                    f"{s['train_auc'][0] - s['auc'][0]:.3f} |")
+        assert line.rstrip().endswith(expected), (label, line, expected)
+    prose = " ".join(section.split())  # line breaks do not matter
+    assert (f"{data['rowsRead']} rows read, **{data['rowsKept']} kept, {data['rowsChanged']} changed, "
+            f"{len(data['dropped'])} dropped**") in prose
+    assert f"in {cv['nestedWinsAuc']:.0%} of the paired folds" in prose
+    chosen = METRICS["chosenHyperParameters"]
+    assert (f"**max_depth {chosen['max_depth']}, learning_rate {chosen['learning_rate']}, "
+            f"reg_lambda {chosen['reg_lambda']:g}, {chosen['n_estimators']} trees**") in prose
+
+
 def test_the_transformer_knows_only_documented_codes():
     with open(os.path.join(TRANSFORMS, "transformations.pkl"), "rb") as handle:
         transformer = pickle.load(handle)
