@@ -101,7 +101,10 @@ def test_edge_cases_score_unseen_values_as_missing_and_keep_odd_inputs_verbatim(
         assert scored["prediction"].isin(["0", "1"]).all(), name
 
     prepared = read_prepared(str(tmp_path / "p" / "unseen-values.csv"))["features"]
-    assert np.isnan(prepared.loc[0, "cat__cp"]) and np.isnan(prepared.loc[0, "cat__thal"])  # cp 7, "unknown"
+    empty = read_prepared(str(tmp_path / "p" / "missing-cells.csv"))["features"]
+    # cp 7 and thal "unknown" are not documented codes: scored exactly as an empty cell is
+    assert prepared.loc[0, "cat__cp"] == empty.loc[1, "cat__cp"]
+    assert prepared.loc[0, "cat__thal"] == empty.loc[0, "cat__thal"]
     # "Normal" and " reversible " are spellings of known labels, "1.0" of code 1: not unseen
     normal = prepared.loc[1, "cat__thal"]
     assert prepared.loc[2, "cat__thal"] == normal

@@ -23,7 +23,7 @@ import pandas as pd
 
 from csvfolder import InputError, read_text_chunks
 
-BLOCK_BYTES = 1 << 22
+BLOCK_BYTES = 1 << 21  # about 50,000 rows of this schema: small enough that memory does not depend on file size
 PLACEHOLDER = b",0\n"  # the prediction column, digit patched by score
 _BOM = b"\xef\xbb\xbf"
 _COMMA, _NEWLINE = ord(","), ord("\n")
@@ -48,17 +48,18 @@ def read_chunks(path: str, source: str, header: list[str], wanted: list[str], ch
 # ------------------------------------------------------------------------------------------- fast reader
 
 def _blocks(handle: BinaryIO, first: bytes = b"") -> Iterator[bytes]:
-    """The file's bytes in blocks of whole lines (the last one given its missing newline)."""
+    """The file's bytes in blocks of whole lines, each at most BLOCK_BYTES long unless one line is longer
+    (the last one given its missing newline). Same-sized blocks keep the memory the same for any file."""
     carry = first
     while True:
-        data = handle.read(BLOCK_BYTES)
-        if not data:
-            if carry:
-                yield carry if carry.endswith(b"\n") else carry + b"\n"
+        more = handle.read(max(BLOCK_BYTES - len(carry), 0) or BLOCK_BYTES)
+        data = carry + more if carry else more
+        if not more:
+            if data:
+                yield data if data.endswith(b"\n") else data + b"\n"
             return
-        data = carry + data if carry else data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
+        cut = data.rfind(b"\n", 0, BLOCK_BYTES) + 1 or data.rfind(b"\n") + 1
+        if cut == 0:  # no line end yet: a line longer than a block
             carry = data
             continue
         carry = data[cut:]
@@ -68,7 +69,7 @@ def _blocks(handle: BinaryIO, first: bytes = b"") -> Iterator[bytes]:
 def _needs_general_reader(path: str) -> bool:
     with open(path, "rb") as handle:
         for block in _blocks(handle):
-            if b'"' in block or block.count(b"\r") != block.count(b"\r\n"):
+            if b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
                 return True
     return False
 
@@ -141,6 +142,13 @@ def _spellings(padded: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> t
     return texts, codes
 
 
+def _separators(array: np.ndarray) -> np.ndarray:
+    """Offsets of every comma and newline."""
+    found = array == _COMMA
+    np.logical_or(found, array == _NEWLINE, out=found)
+    return np.flatnonzero(found)
+
+
 def _fast_chunks(path: str, source: str, header: list[str], wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
     fields = len(header)
     where = [header.index(c) for c in wanted]
@@ -154,36 +162,38 @@ def _fast_chunks(path: str, source: str, header: list[str], wanted: list[str], c
             if b"\r" in block:
                 block = block.replace(b"\r\n", b"\n")
             array = np.frombuffer(block, dtype=np.uint8)
-            seps = np.flatnonzero((array == _COMMA) | (array == _NEWLINE))
+            seps = _separators(array)
             # `lines` newlines among lines * fields separators, every fields-th one a newline: each line
             # holds exactly fields - 1 commas.
             if len(seps) != lines * fields or not (array[seps[fields - 1::fields]] == _NEWLINE).all():
                 block = _regular_lines(block, fields, source, line + 1, row)
                 array = np.frombuffer(block, dtype=np.uint8)
-                seps = np.flatnonzero((array == _COMMA) | (array == _NEWLINE))
+                seps = _separators(array)
             padded = np.concatenate([array, np.zeros(8, dtype=np.uint8)])
-            ends = seps.reshape(-1, fields)
-            for first in range(0, len(ends), chunk_rows):
-                line_start = int(ends[first - 1, -1]) + 1 if first else 0
-                yield _fast_chunk(block, padded, ends[first:first + chunk_rows], line_start, where, wanted, row)
-                row += min(chunk_rows, len(ends) - first)
+            ends = seps.reshape(-1, fields).T.copy()  # field j of every line, contiguous
+            del seps
+            for first in range(0, ends.shape[1], chunk_rows):
+                line_start = int(ends[-1, first - 1]) + 1 if first else 0
+                yield _fast_chunk(block, padded, ends[:, first:first + chunk_rows], line_start, where, wanted, row)
+                row += min(chunk_rows, ends.shape[1] - first)
             offset += size
             line += lines
 
 
 def _fast_chunk(block: bytes, padded: np.ndarray, ends: np.ndarray, line_start: int, where: list[int],
                 wanted: list[str], row: int) -> Chunk:
-    rows = len(ends)
-    line_ends = ends[:, -1]
+    """ends[j, i]: offset of the separator after field j of line i."""
+    rows = ends.shape[1]
+    line_ends = ends[-1]
     columns = {}
     for name, index in zip(wanted, where):
         if index:
-            begin = ends[:, index - 1] + 1
+            begin = ends[index - 1] + 1
         else:
             begin = np.empty(rows, dtype=ends.dtype)
             begin[0] = line_start
             begin[1:] = line_ends[:-1] + 1
-        columns[name] = _spellings(padded, begin, ends[:, index] - begin)
+        columns[name] = _spellings(padded, begin, ends[index] - begin)
     high = int(line_ends[-1]) + 1
     record_ends = line_ends - line_start + 2 * np.arange(1, rows + 1)
     return Chunk(row, rows, columns, block[line_start:high].replace(b"\n", PLACEHOLDER), record_ends)
