@@ -32,10 +32,10 @@ import { decodeJwt } from "./support/tokens";
 const ROOT = path.resolve(__dirname, "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs a script's CLI (scripts/cli/<name>.ts) as `npm run <name>` would, without npm. */
+/** Runs a script's CLI (scripts/cli/<name>.ts) as `npm run <name>` does (through scripts/cli/launch.js), without npm. */
 function runCli(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts", "cli", `${name}.ts`), ...args], { cwd, env: { TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"), ...env } });
+    const child = spawn(process.execPath, [path.join(ROOT, "scripts", "cli", "launch.js"), name, ...args], { cwd, env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

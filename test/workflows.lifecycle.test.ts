@@ -449,7 +449,7 @@ describe("workflows as runs on fresh runners (GitHub's event sequence)", functio
     assert.throws(() => prStackConfig("config: {}\n", "p", 0), /--pr must be a pull request number/);
     assert.throws(() => prStackConfig("name: x\n", "p", 3), /has no config: mapping/);
     const r = fresh();
-    const run = (args: string[]) => spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", ".github/scripts/pr-stack-config.ts", ...args], { cwd: r.dir, encoding: "utf8" });
+    const run = (args: string[]) => spawnSync(process.execPath, ["scripts/cli/launch.js", ".github/scripts/pr-stack-config.ts", ...args], { cwd: r.dir, encoding: "utf8" });
     const missing = run(["--base", "acme/nope", "--pr", "7"]);
     assert.strictEqual(missing.status, 2, missing.stderr);
     assert.match(missing.stderr, /Pulumi\.nope\.yaml not found: the shared stack's config must be committed/);

@@ -4,7 +4,8 @@
  * file written once (pulumi stack init --copy-config-from) exists only on the runner that wrote it.
  * The result depends only on the base file, the project name and the PR number: every runner writes the same bytes.
  *
- *   node -r ts-node/register/transpile-only .github/scripts/pr-stack-config.ts --base dev --pr 42 [--dir <project>]
+ *   node scripts/cli/launch.js .github/scripts/pr-stack-config.ts --base dev --pr 42 [--dir <project>]
+ *   (or node -r ts-node/register/transpile-only .github/scripts/pr-stack-config.ts …)
  *
  * PR keys: computeName pr-<N> (its own cluster; the shared stack owns its own), tags.environment pr-<N>,
  * minNodes 0. A `secure:` value in the base is refused: it is encrypted for the base stack only, and this stack
@@ -94,4 +95,5 @@ export function main(argv: string[]): number {
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+// Run directly, or through scripts/cli/launch.js (which sets argv[1] to this file and requires it).
+if (require.main === module || process.argv[1] === __filename) process.exitCode = main(process.argv.slice(2));
