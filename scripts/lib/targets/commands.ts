@@ -68,9 +68,16 @@ export interface RunOptions {
 
 export const PIPELINE_EXPERIMENT = "uci-heart-score-pipeline";
 
-export function scoreModes(pipeline: PipelineDefinition = loadPipeline()): { modes: readonly string[]; defaultMode: string } {
-  const defaultMode = String(pipeline.spec.inputs.score_mode?.default ?? "append");
-  return { modes: pipelineInputEnum(pipeline, "score_mode") ?? [defaultMode], defaultMode };
+let repoScoreModes: { modes: readonly string[]; defaultMode: string } | undefined;
+
+/** The pipeline's score_mode values and default (components/pipeline.yml, read once per process unless given). */
+export function scoreModes(pipeline?: PipelineDefinition): { modes: readonly string[]; defaultMode: string } {
+  if (!pipeline && repoScoreModes) return repoScoreModes;
+  const p = pipeline ?? loadPipeline();
+  const defaultMode = String(p.spec.inputs.score_mode?.default ?? "append");
+  const r = { modes: pipelineInputEnum(p, "score_mode") ?? [defaultMode], defaultMode };
+  if (!pipeline) repoScoreModes = r;
+  return r;
 }
 
 export function isRemoteFolderUri(input: string): boolean {
