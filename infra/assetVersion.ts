@@ -12,16 +12,17 @@
  *    this stack registered, never to an adopted one. A version deleted by hand is registered again.
  *  - read (refresh): gone → dropped from the state, registered again by the next up; other content under the same
  *    version (deleted and re-registered by hand) → drift, which the next up refuses with both values named.
- *  - delete: nothing when `retainOnDestroy`; otherwise only a version this resource registered (`created`), and only
- *    when it still holds the content this stack registered; already gone counts as done. A replacement of a version
+ *  - delete: nothing when `retainOnDestroy`; otherwise only a version this resource registered (`created`), only
+ *    when it still holds the content this stack registered, and only when no batch deployment in the workspace uses
+ *    it (directly, or through the component specs it runs: another stack that adopted it); already gone is done. A replacement of a version
  *    by itself (`pulumi up --replace`) creates the new resource first, which adopts the same version: the old
  *    resource's delete, later in the same run, must not delete it, so every create or update records the versions it
  *    holds in this provider process and delete leaves those. (A run that fails between the two and leaves the old
  *    resource pending deletion would still delete it in a later run: keep retainAssetsOnDestroy where that matters.)
  * Several stacks in one workspace (per-PR stacks, dev and prod) share the versions of identical content: keep
- * them retained there (retainAssetsOnDestroy, the default). A stack that adopted a version leaves no mark on it,
- * so the stack that registered it cannot see that use: with retainAssetsOnDestroy false, its destroy deletes what
- * it registered even when another stack adopted it since.
+ * them retained there (retainAssetsOnDestroy, the default). With retainAssetsOnDestroy false, a version another
+ * stack adopted is kept as long as one of that stack's deployments uses it; a use without a deployment (a stack
+ * whose deployment is not created yet, a job started by hand) cannot be seen.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { azureCredential } from "../lib/azureCredential";
@@ -38,8 +39,11 @@ import {
   deleteAssetVersion,
   describeAsset,
   ensureAssetVersion,
+  UsageApi,
+  armUsageApi,
+  versionsInUse,
 } from "../lib/assetVersions";
-import { AssetKind, canonicalJson, WorkspaceRef } from "../lib/naming";
+import { AssetKind, assetVersionId, canonicalJson, WorkspaceRef } from "../lib/naming";
 
 export interface AssetVersionInputs extends WorkspaceRef {
   /** models | codes | environments | components: the ARM collection, and how policies tell these apart. */
@@ -61,6 +65,8 @@ export interface AssetVersionOutputs extends AssetVersionInputs {
 
 export interface AssetVersionSeams {
   assets(ws: WorkspaceRef): AssetApi;
+  /** What the workspace's deployments use, read before a delete (no check when absent). */
+  usage?(ws: WorkspaceRef): UsageApi;
 }
 
 export const REPLACE_ON_CHANGE: readonly (keyof AssetVersionInputs)[] = ["subscriptionId", "resourceGroupName", "workspaceName", "assetKind", "name", "version"];
@@ -176,6 +182,9 @@ export function makeAssetVersionProvider(seams: AssetVersionSeams): pulumi.dynam
       const live = await api.get(ref);
       // Gone already, or no longer the content this stack registered (replaced by hand): not ours to delete.
       if (!live || contentDifferences(olds.assetKind, olds.properties, live).length > 0) return;
+      // Used by a deployment (this stack's are gone by now: they depend on their versions), directly or through a
+      // component spec: another stack adopted it. Leave it.
+      if (seams.usage && (await versionsInUse(seams.usage(ref), ref)).has(assetVersionId(ref, ref.kind, ref.name, ref.version).toLowerCase())) return;
       await deleteAssetVersion(api, ref);
     },
   };
@@ -183,6 +192,7 @@ export function makeAssetVersionProvider(seams: AssetVersionSeams): pulumi.dynam
 
 export const azureAssetVersionSeams: AssetVersionSeams = {
   assets: (ws) => armAssetApi(createArmClient(azureCredential(), ws)),
+  usage: (ws) => armUsageApi(createArmClient(azureCredential(), ws)),
 };
 
 /** One provider object for every asset version, so Pulumi serializes it once (its cache is keyed by identity). */

@@ -13,7 +13,7 @@ import type { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning"
 import { armRequest, ArmMethod, jsonOf, serviceMessage } from "./armRequest";
 import YAML from "yaml";
 import { countCall } from "./callStats";
-import { AssetKind, assetVersionId, WorkspaceRef } from "./naming";
+import { AssetKind, assetVersionId, WorkspaceRef, workspaceId } from "./naming";
 
 export const ASSET_KINDS: readonly AssetKind[] = ["models", "codes", "environments", "components"];
 
@@ -148,6 +148,43 @@ export async function ensureAssetVersion(api: AssetApi, ref: AssetRef, propertie
   throw new AssetVersionError(`${describeAsset(ref)}: the service said it exists, then that it does not; run pulumi up again.`);
 }
 
+// ---- what the workspace's deployments use ------------------------------------------------------------------
+
+/** The reads that tell which versions the workspace's batch deployments use. */
+export interface UsageApi {
+  /** Every batch deployment in the workspace with the asset its configuration names (a pipeline component version). */
+  deployments(ws: WorkspaceRef): Promise<{ readonly name: string; readonly assetId?: string }[]>;
+  /** A component version's JSON as the service returns it, or undefined when it does not exist. */
+  componentText(armId: string): Promise<string | undefined>;
+}
+
+const VERSION_ID = /\/subscriptions\/[^/"\s]+\/resourcegroups\/[^/"\s]+\/providers\/microsoft\.machinelearningservices\/workspaces\/[^/"\s]+\/(models|codes|environments|components)\/[^/"\s]+\/versions\/[^/"\s]+/gi;
+
+/**
+ * Which deployment uses each version (ARM ids in lower case): the pipeline component version a deployment runs,
+ * and, through the component specs, every component, model, code and environment version they name.
+ */
+export async function versionsInUse(usage: UsageApi, ws: WorkspaceRef): Promise<Map<string, string>> {
+  const used = new Map<string, string>();
+  // ARM ids as found (ARM paths are case-insensitive, but read them as written); keys in lower case.
+  const queue: [string, string][] = [];
+  for (const d of await usage.deployments(ws)) {
+    if (d.assetId) queue.push([d.assetId.replace(/^azureml:/, ""), d.name]);
+  }
+  while (queue.length > 0) {
+    const [id, by] = queue.shift()!;
+    const key = id.toLowerCase();
+    if (used.has(key)) continue;
+    used.set(key, by);
+    if (!/\/components\//i.test(id)) continue;
+    const text = await usage.componentText(id);
+    for (const ref of text?.match(VERSION_ID) ?? []) {
+      if (!used.has(ref.toLowerCase())) queue.push([ref, by]);
+    }
+  }
+  return used;
+}
+
 /** Deletes the version; "absent" when it was already gone. */
 export async function deleteAssetVersion(api: AssetApi, ref: AssetRef): Promise<"deleted" | "absent"> {
   return (await api.delete(ref)) ? "deleted" : "absent";
@@ -204,6 +241,44 @@ export function armAssetApi(client: AzureMachineLearningWorkspaces): AssetApi {
       if (r.status === 404) return false;
       if (r.status === 200 || r.status === 202 || r.status === 204) return true;
       throw callError("delete", ref, r.status, r.text);
+    },
+  };
+}
+
+/** Lists follow `nextLink` (the ARM paging the spec declares for batch endpoints and deployments). */
+async function listAll(client: AzureMachineLearningWorkspaces, path: string, what: string): Promise<any[]> {
+  const items: any[] = [];
+  let next: string | undefined = path;
+  while (next) {
+    countCall("arm-asset");
+    const r = await armRequest(client, "GET", next);
+    if (r.status === 404) return items;
+    if (r.status !== 200) throw new AssetVersionError(`could not list ${what} (HTTP ${r.status}${r.text ? `, ${serviceMessage(r.text)}` : ""}).`);
+    const page = jsonOf(r) ?? {};
+    items.push(...(Array.isArray(page.value) ? page.value : []));
+    next = typeof page.nextLink === "string" && page.nextLink ? page.nextLink : undefined;
+  }
+  return items;
+}
+
+export function armUsageApi(client: AzureMachineLearningWorkspaces): UsageApi {
+  return {
+    async deployments(ws) {
+      const out: { name: string; assetId?: string }[] = [];
+      for (const ep of await listAll(client, `${workspaceId(ws)}/batchEndpoints`, `the batch endpoints of workspace ${ws.workspaceName}`)) {
+        const deployments = await listAll(client, `${workspaceId(ws)}/batchEndpoints/${ep.name}/deployments`, `the deployments of batch endpoint ${ep.name}`);
+        for (const d of deployments) {
+          out.push({ name: `${ep.name}/${d.name}`, assetId: d.properties?.deploymentConfiguration?.componentId?.assetId });
+        }
+      }
+      return out;
+    },
+    async componentText(armId) {
+      countCall("arm-asset");
+      const r = await armRequest(client, "GET", armId);
+      if (r.status === 404) return undefined;
+      if (r.status !== 200) throw new AssetVersionError(`could not read ${armId} (HTTP ${r.status}${r.text ? `, ${serviceMessage(r.text)}` : ""}).`);
+      return r.text;
     },
   };
 }

@@ -22,7 +22,7 @@ import { TestTokenCredential } from "./support/tokens";
 import { copyProject, MOCK_ACCOUNT, MOCK_CONTAINER, ProgramRun, rawConfig, runProgram, stackProgram, TEST_WORKSPACE } from "./support/pulumiMocks";
 import { createArmClient } from "../lib/armClient";
 import { armRequest } from "../lib/armRequest";
-import { armAssetApi } from "../lib/assetVersions";
+import { armAssetApi, armUsageApi } from "../lib/assetVersions";
 import { getBlobDatastore } from "../lib/datastore";
 import { uploadFolder } from "../lib/folderUpload";
 import { armEndpointApi, makeDefaultDeploymentProvider } from "../infra/defaultDeployment";
@@ -111,7 +111,7 @@ describe("lifecycle: the README's day-2 changes, one stack through the engine's 
     fs.appendFileSync(path.join(candidate, "MLmodel"), "\n# candidate\n");
     const providers: Record<string, pulumi.dynamic.ResourceProvider> = {
       [POINTER]: makeDefaultDeploymentProvider({ endpoints: () => armEndpointApi(client()) }),
-      [ASSET]: makeAssetVersionProvider({ assets: () => armAssetApi(client()) }),
+      [ASSET]: makeAssetVersionProvider({ assets: () => armAssetApi(client()), usage: () => armUsageApi(client()) }),
       [UPLOAD]: makeFolderUploadProvider({
         resolveTarget: async (w, name) => {
           const ds = await getBlobDatastore(client(), w, name, { env: { HEART_BLOB_ENDPOINT: azurite.blobEndpoint } });

@@ -15,7 +15,7 @@ import { Engine, Goal } from "./support/engine";
 import { startAzurite, Azurite } from "./support/azurite";
 import { TestTokenCredential } from "./support/tokens";
 import { createArmClient } from "../lib/armClient";
-import { armAssetApi } from "../lib/assetVersions";
+import { armAssetApi, armUsageApi } from "../lib/assetVersions";
 import { hashFolder } from "../lib/contentHash";
 import { uploadFolder } from "../lib/folderUpload";
 import { armEndpointApi, DefaultDeploymentInputs, makeDefaultDeploymentProvider, OWNER_TAG } from "../infra/defaultDeployment";
@@ -126,7 +126,8 @@ describe("lifecycle: the default pointer through the engine's steps", function (
 
 describe("lifecycle: asset versions through the engine's steps", function () {
   const fake = new FakeWorkspace(ws);
-  const p = () => makeAssetVersionProvider({ assets: (w) => armAssetApi(createArmClient(new TestTokenCredential(), w, { endpoint: fake.url, maxRetries: 0 })) });
+  const arm = (w: typeof ws) => createArmClient(new TestTokenCredential(), w, { endpoint: fake.url, maxRetries: 0 });
+  const p = () => makeAssetVersionProvider({ assets: (w) => armAssetApi(arm(w)), usage: (w) => armUsageApi(arm(w)) });
   const urn = `${ASSET}::heart-classifier`;
   const uri = (h: string) => `azureml://subscriptions/${ws.subscriptionId}/resourcegroups/${ws.resourceGroupName}/workspaces/${ws.workspaceName}/datastores/workspaceblobstore/paths/LocalUpload/${h}/heart-classifier`;
   const inputs = (version: string, over: Partial<AssetVersionInputs> = {}): AssetVersionInputs => ({
@@ -198,6 +199,31 @@ describe("lifecycle: asset versions through the engine's steps", function () {
     fake.seedVersion("models", "heart-classifier", "1", { ...inputs("1").properties, modelUri: uri("by-hand") });
     await engine.refresh();
     await assert.rejects(engine.up([goal("1")]), /holds other content than this stack registers under that version \(modelUri: registered .*by-hand.*, this stack has/);
+  });
+
+  it("two stacks share versions: the registering stack's destroy keeps what the other stack's deployment uses", async () => {
+    // Stack A registers a model and a pipeline component that names it; stack B adopts both and deploys the pipeline.
+    const pipelineUrn = `${ASSET}::pipeline`;
+    const modelId = `${fake.base}/models/heart-classifier/versions/1`;
+    const pipeline = (): Goal => ({
+      urn: pipelineUrn,
+      type: ASSET,
+      inputs: { ...inputs("p1"), assetKind: "components", name: "scorer", properties: { componentSpec: { jobs: { score: { inputs: { model: { job_input_type: "mlflow_model", uri: modelId } } } } } } },
+    });
+    const only: Goal = { urn: `${ASSET}::only-a`, type: ASSET, inputs: { ...inputs("9"), name: "only-a" } };
+    await engine.up([goal("1"), pipeline(), only]);
+    const providerB = p();
+    const b = new Engine(() => providerB, startOfRun);
+    await b.up([goal("1"), pipeline()]);
+    assert.deepStrictEqual([...b.state.values()].map((e) => e.outputs.created), [false, false], "B adopted both");
+    for (let i = 0; i < 3; i++) fake.seedEndpoint(`other-${i}`, []);
+    fake.seedEndpoint("ep-b", []);
+    fake.deployments.get("ep-b")!.set("blue", { name: "blue", properties: { deploymentConfiguration: { componentId: { referenceType: "Id", assetId: `${fake.base}/components/scorer/versions/p1` } } } });
+    await engine.destroy();
+    assert.ok(fake.version("components", "scorer", "p1"), "B's deployment runs it");
+    assert.ok(fake.version("models", "heart-classifier", "1"), "B's pipeline names it");
+    assert.strictEqual(fake.version("models", "only-a", "9"), undefined, "used by no one else: deleted");
+    assert.ok(fake.seen.some((s) => s.query.$skip === "2"), "every page of endpoints was read");
   });
 
   it("destroy deletes what this stack registered, never a version it adopted", async () => {

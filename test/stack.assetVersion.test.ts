@@ -16,7 +16,7 @@ import { findAll, PROJECT_ROOT, rawConfig, runProgram, stackProgram } from "./su
 import { armError, FakeWorkspace } from "./support/fakeArm";
 import { TestTokenCredential } from "./support/tokens";
 import { createArmClient } from "../lib/armClient";
-import { armAssetApi, AssetRef, contentDifferences, ensureAssetVersion } from "../lib/assetVersions";
+import { armAssetApi, armUsageApi, AssetRef, contentDifferences, ensureAssetVersion, versionsInUse } from "../lib/assetVersions";
 import { AssetVersionInputs, AssetVersionOutputs, diffAssetVersion, makeAssetVersionProvider, startOfRun } from "../infra/assetVersion";
 import { assetVersionId } from "../lib/naming";
 
@@ -221,6 +221,19 @@ describe("stack: asset versions (registration against a fake ARM)", function () 
     assert.deepStrictEqual(await provider.read!(modelId, olds), { id: "", props: {} });
   });
 
+  it("versions in use: what each deployment runs, through the component specs down to code, environment and models", async () => {
+    const id = (kind: string, name: string, v: string) => `${wsPath}/${kind}/${name}/versions/${v}`;
+    fake.seedVersion("components", "pipe", "p1", { componentSpec: { jobs: { prepare: { componentId: `azureml:${id("components", "prep", "c1")}` }, score: { inputs: { model: { uri: id("models", "m", "3") } } } } } });
+    fake.seedVersion("components", "prep", "c1", { componentSpec: { code: `azureml:${id("codes", "prep-code", "k1")}`, environment: `azureml:${id("environments", "env", "e1")}` } });
+    fake.seedEndpoint("ep-a", []);
+    fake.deployments.get("ep-a")!.set("blue", { name: "blue", properties: { deploymentConfiguration: { componentId: { referenceType: "Id", assetId: id("components", "pipe", "p1") } } } });
+    const used = await versionsInUse(armUsageApi(createArmClient(new TestTokenCredential(), ws, { endpoint: fake.url, maxRetries: 0 })), ws);
+    assert.deepStrictEqual(
+      [...used.entries()].sort(),
+      [id("codes", "prep-code", "k1"), id("components", "pipe", "p1"), id("components", "prep", "c1"), id("environments", "env", "e1"), id("models", "m", "3")].map((k) => [k.toLowerCase(), "ep-a/blue"]).sort(),
+    );
+  });
+
   it("check names what is missing or malformed", async () => {
     assert.deepStrictEqual(await provider.check!({}, modelInputs()), { inputs: modelInputs() });
     const r = await provider.check!({}, { ...modelInputs(), assetKind: "datasets", version: "", properties: [] } as any);
@@ -319,7 +332,8 @@ describe("stack: asset versions (the serialized provider, as Pulumi's dynamic pr
     assert.strictEqual(adopted.outs.created, false);
     assert.deepStrictEqual(fake.seen.slice(2).map((s) => s.method), ["GET"]);
     await inChild(`p.delete(${JSON.stringify(modelId)}, ${JSON.stringify(created.outs)})`);
-    assert.deepStrictEqual(fake.seen.slice(3).map((s) => [s.method, s.path]), [["GET", modelId], ["DELETE", modelId]]);
+    // Before deleting: the version as registered, and whether any deployment in the workspace uses it (none here).
+    assert.deepStrictEqual(fake.seen.slice(3).map((s) => [s.method, s.path]), [["GET", modelId], ["GET", `${wsPath}/batchEndpoints`], ["DELETE", modelId]]);
     assert.strictEqual(fake.versions.size, 0);
   });
 });

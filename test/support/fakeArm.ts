@@ -23,6 +23,8 @@ export interface SeenRequest {
   readonly method: string;
   readonly path: string;
   readonly apiVersion: string | null;
+  /** The query's parameters other than api-version. */
+  readonly query: Readonly<Record<string, string>>;
   readonly audience: unknown;
   /** Request headers, lower-case names. */
   readonly headers: Readonly<Record<string, string>>;
@@ -62,6 +64,7 @@ export class FakeArm {
           method: req.method!,
           path: url.pathname,
           apiVersion: url.searchParams.get("api-version"),
+          query: Object.fromEntries([...url.searchParams].filter(([k]) => k !== "api-version")),
           audience: auth.startsWith("Bearer ") ? decodeJwt(auth.slice(7)).aud : undefined,
           headers,
           body: text ? JSON.parse(text) : undefined,
@@ -222,12 +225,27 @@ export class FakeWorkspace {
       if (answer) return answer;
     }
     if (rest[0] === "datastores" && rest.length === 2) return this.datastore(method, rest[1]);
+    if (rest[0] === "batchEndpoints" && rest.length === 1 && method === "GET") {
+      return this.page(req, [...this.endpoints.values()].map((e) => e.body), `${this.base}/batchEndpoints`);
+    }
+    if (rest[0] === "batchEndpoints" && rest.length === 3 && rest[2] === "deployments" && method === "GET") {
+      const all = this.deployments.get(rest[1]);
+      return all ? this.page(req, [...all.values()], `${this.base}/batchEndpoints/${rest[1]}/deployments`) : armError(404, "ResourceNotFound", rest[1]);
+    }
     if (rest[0] === "batchEndpoints" && rest.length === 2) return this.endpoint(req, rest[1]);
     if (rest[0] === "batchEndpoints" && rest.length === 4 && rest[2] === "deployments") return this.deployment(req, rest[1], rest[3]);
     if (["models", "codes", "environments", "components"].includes(rest[0]) && rest.length === 4 && rest[2] === "versions") {
       return this.assetVersion(req, `${rest[0]}/${rest[1]}/versions/${rest[3]}`, rest[1], rest[3]);
     }
     return armError(404, "ResourceNotFound", path);
+  }
+
+  /** A list answer, two items a page, `nextLink` to the rest (ARM's paging: `{value, nextLink}`). */
+  private page(req: SeenRequest, items: any[], path: string): FakeAnswer {
+    const skip = Number(req.query.$skip ?? 0);
+    const value = items.slice(skip, skip + 2);
+    const more = skip + 2 < items.length;
+    return { status: 200, body: { value, ...(more ? { nextLink: `${this.url}${path}?api-version=2025-12-01&$skip=${skip + 2}` } : {}) } };
   }
 
   private operation(path: string): FakeAnswer {
