@@ -18,6 +18,7 @@ Pure: data in, (cleaned rows, report) out; the caller logs and writes the report
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -51,8 +52,8 @@ def _coded(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for column in CATEGORICAL:
         cells = raw[column].fillna("").astype(str)
         decided = {text: category_value(column, text) for text in pd.unique(cells)}
-        values[column] = cells.map(lambda t: decided[t][0] if decided[t][1] in (DOCUMENTED, MAPPED) else "")
-        kinds[column] = cells.map(lambda t: decided[t][1])
+        values[column] = cells.map({t: v if k in (DOCUMENTED, MAPPED) else "" for t, (v, k) in decided.items()})
+        kinds[column] = cells.map({t: k for t, (_, k) in decided.items()})
     return pd.DataFrame(values, index=raw.index), pd.DataFrame(kinds, index=raw.index)
 
 
@@ -109,11 +110,10 @@ def clean(raw: pd.DataFrame, row_labels: list[str]) -> tuple[pd.DataFrame, Repor
     for column in CATEGORICAL:
         kind = kinds.loc[kept.index, column]
         touched = kind.isin([MAPPED, UNSEEN])
-        if touched.any():
-            spellings = kept.loc[touched, column].astype(str).map(canonical)
-            for (spelling, k), count in spellings.groupby([spellings, kind[touched]]).size().items():
-                target = values.loc[kept.index[touched], column][spellings == spelling].iloc[0]
-                report.changes.append((column, spelling, k, target, int(count)))
+        spellings = kept.loc[touched, column].astype(str).map(canonical)
+        for spelling, count in sorted(Counter(spellings).items()):
+            code, how = category_value(column, spelling)
+            report.changes.append((column, spelling, how, code if how == MAPPED else "", count))
         changed |= touched
         kept[column] = values.loc[kept.index, column]
     report.rows_changed = int(changed.sum())

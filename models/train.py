@@ -70,6 +70,8 @@ MLFLOW_VERSION = "2.16.2"
 UTC_TIME_CREATED = "2026-01-01 00:00:00.000000"
 PICKLE_PROTOCOL = 4
 CARD_PATH = f"models/{card.CARD_FILE}"
+# Nested stratified 5-fold inside 5-fold: each inner fold must still hold rows of both labels.
+MIN_ROWS_PER_LABEL = 10
 
 
 def log(message: str) -> None:
@@ -251,6 +253,11 @@ def train(data: str, out: str, nested: bool = True) -> None:
     kept, report = hygiene.clean(raw, row_labels)
     log_hygiene(report)
     features, labels = build_features(kept, data), kept[TARGET].astype("int64")
+    per_label = {label: int((labels == label).sum()) for label in (0, 1)}
+    scarce = min(per_label, key=per_label.get)
+    if per_label[scarce] < MIN_ROWS_PER_LABEL:
+        raise InputError(f"{data}: after cleaning only {per_label[scarce]} rows have the label {scarce}; the "
+                         f"cross-validation needs at least {MIN_ROWS_PER_LABEL} rows of each label (0 and 1)")
     chosen, section, curves = evaluate(features, labels, nested)
     log("chosen: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
     transformer, classifier, names = fit(features, labels, chosen)

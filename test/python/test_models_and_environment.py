@@ -119,14 +119,46 @@ def test_both_code_folders_carry_the_same_csv_plumbing():
                        os.path.join(REPO, "components", "score", "src", "csvfolder.py"), shallow=False)
 
 
-def test_training_refuses_data_without_labels(tmp_path, capsys):
+def _train_script():
     import importlib.util
     spec = importlib.util.spec_from_file_location("train_script", os.path.join(REPO, "models", "train.py"))
     train = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train)
+    return train
+
+
+def _refused(tmp_path, capsys, text: str) -> str:
     data = tmp_path / "in"
     data.mkdir()
-    (data / "x.csv").write_text(open(os.path.join(REPO, "data", "unlabeled", "heart.csv")).read())
-    assert train.main(["--data", str(data), "--out", str(tmp_path / "out")]) == 2
-    assert "x.csv: missing the label column 'target'" in capsys.readouterr().err
+    (data / "x.csv").write_text(text)
+    assert _train_script().main(["--data", str(data), "--out", str(tmp_path / "out")]) == 2
     assert not os.path.exists(tmp_path / "out" / "heart-classifier")
+    assert not os.path.exists(tmp_path / "out" / "MODEL_CARD.md")
+    return capsys.readouterr().err
+
+
+def test_training_refuses_data_without_labels(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, open(os.path.join(REPO, "data", "unlabeled", "heart.csv")).read())
+    assert "x.csv: missing the label column 'target'" in err
+
+
+def test_training_refuses_labels_other_than_0_and_1(tmp_path, capsys):
+    lines = open(os.path.join(REPO, "data", "train", "heart.csv")).read().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",2"
+    err = _refused(tmp_path, capsys, "\n".join(lines) + "\n")
+    assert "x.csv: column 'target' must hold 0 or 1, but data row 3 holds '2'" in err
+
+
+def test_training_refuses_too_few_rows_of_a_label(tmp_path, capsys):
+    lines = open(os.path.join(REPO, "data", "train", "heart.csv")).read().splitlines()
+    positives = [line for line in lines[1:] if line.endswith(",1")][:9]
+    negatives = [line for line in lines[1:] if line.endswith(",0")][:40]
+    err = _refused(tmp_path, capsys, "\n".join([lines[0]] + negatives + positives) + "\n")
+    assert "only 9 rows have the label 1; the cross-validation needs at least 10 rows of each label" in err
+
+
+def test_training_refuses_a_non_numeric_measurement(tmp_path, capsys):
+    lines = open(os.path.join(REPO, "data", "train", "heart.csv")).read().splitlines()
+    lines[5] = "sixty," + lines[5].split(",", 1)[1]
+    err = _refused(tmp_path, capsys, "\n".join(lines) + "\n")
+    assert "column 'age' must be numeric, but data row 5 holds 'sixty'" in err
