@@ -21,7 +21,7 @@ import { createArmClient } from "../lib/armClient";
 import { cloudFromEnv } from "../lib/cloud";
 import { countCall } from "../lib/callStats";
 import { getBlobDatastore } from "../lib/datastore";
-import { FolderUploadResult, UPLOAD_CONFIRMATION, uploadFolder } from "../lib/folderUpload";
+import { FolderUploadResult, StorageAccessDeniedError, UPLOAD_CONFIRMATION, uploadFolder } from "../lib/folderUpload";
 import type { WorkspaceRef } from "../lib/naming";
 import type { UploadPlan } from "./plan";
 
@@ -146,8 +146,15 @@ export function makeFolderUploadProvider(seams: FolderUploadSeams): pulumi.dynam
 export async function uploadIsComplete(target: ResolvedTarget, folderPath: string): Promise<boolean> {
   countCall("blob-check");
   const container = new BlobServiceClient(target.blobServiceUrl, target.credential, { audience: cloudFromEnv().storageScope }).getContainerClient(target.containerName);
-  for await (const blob of container.listBlobsFlat({ prefix: `${folderPath}/`, includeMetadata: true })) {
-    if (Object.entries(UPLOAD_CONFIRMATION).every(([k, v]) => blob.metadata?.[k] === v)) return true;
+  try {
+    for await (const blob of container.listBlobsFlat({ prefix: `${folderPath}/`, includeMetadata: true })) {
+      if (Object.entries(UPLOAD_CONFIRMATION).every(([k, v]) => blob.metadata?.[k] === v)) return true;
+    }
+  } catch (e) {
+    const err = e as { statusCode?: number; code?: string };
+    // A refresh by an identity without a data role must not read as "gone" (which would re-upload): say so.
+    if (err.statusCode === 401 || err.statusCode === 403) throw new StorageAccessDeniedError(target.accountName, target.containerName, err.statusCode, err.code);
+    throw e;
   }
   return false;
 }

@@ -133,6 +133,13 @@ describe("folder upload provider", function () {
     fs.rmSync(path.join(root, "models", "my-model", "extra.txt"));
   });
 
+  it("read by an identity storage refuses fails with the access-denied message instead of reading the upload as gone", async () => {
+    const provider = makeFolderUploadProvider(seams);
+    const { id, outs } = await provider.create(inputsFor(root, "models/my-model"));
+    const denied = makeFolderUploadProvider({ ...seams, resolveTarget: async () => ({ ...target, credential: new TestTokenCredential(3600, "https://ml.azure.com") }) });
+    await assert.rejects(denied.read!(id, outs), (e: Error) => e instanceof StorageAccessDeniedError);
+  });
+
   it("delete leaves the content-addressed blobs in place", async () => {
     const provider = makeFolderUploadProvider(seams);
     const inputs = inputsFor(root, "models/my-model");
