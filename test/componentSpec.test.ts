@@ -1,7 +1,7 @@
 /** YAML → componentSpec JSON: pure functions, checked on the real component YAML and on edge cases. */
 import assert from "assert";
-import { CommandComponent, ComponentYamlError, effectiveParallelSettings, loadCommandComponent, loadComponent, loadPipeline, PipelineDefinition } from "../lib/componentYaml";
-import { commandComponentSpec, ComponentSpecError, pipelineComponentSpec, versioned } from "../lib/componentSpec";
+import { ComponentYamlError, ParallelComponent, effectiveParallelSettings, loadCommandComponent, loadComponent, loadPipeline, PipelineDefinition } from "../lib/componentYaml";
+import { componentSpec, commandComponentSpec, ComponentSpecError, pipelineComponentSpec, versioned } from "../lib/componentSpec";
 import { assetVersion, canonicalJson, modelVersion, sha256Hex } from "../lib/naming";
 
 const ENV_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/environments/uci-heart-scoring/versions/e1";
@@ -11,47 +11,69 @@ const ids = {
   modelIds: { "heart-classifier": "/x/models/heart-classifier/versions/7", "heart-classifier-transforms": "/x/models/heart-classifier-transforms/versions/9" },
 };
 
+/** The run settings every parallel node carries when the stack sets nothing: the component YAML's. */
+const NODE_SETTINGS = {
+  resources: { instance_count: 1 },
+  max_concurrency_per_instance: 1,
+  mini_batch_size: 1,
+  mini_batch_error_threshold: 0,
+  retry_settings: { max_retries: 2, timeout: 600 },
+  logging_level: "INFO",
+};
+
 describe("componentSpec", function () {
   let pipeline: PipelineDefinition;
-  let prepare: CommandComponent;
+  let prepare: ParallelComponent;
   before(() => {
     pipeline = loadPipeline();
-    prepare = pipeline.steps.find((s) => s.name === "prepare")!.component as CommandComponent;
+    prepare = pipeline.steps.find((s) => s.name === "prepare")!.component as ParallelComponent;
   });
 
-  it("turns a command component's YAML into its spec with code and environment pinned", () => {
-    const { version, spec } = commandComponentSpec(prepare, { codeId: CODE_ID, environmentIds: { "uci-heart-scoring": ENV_ID } });
+  it("turns a parallel component's YAML into its spec: the task's code and environment pinned, run settings as the schema dumps them", () => {
+    assert.strictEqual(prepare.kind, "parallel");
+    const { version, spec } = componentSpec(prepare, { codeId: CODE_ID, environmentIds: { "uci-heart-scoring": ENV_ID } });
     const y = prepare.spec;
     assert.deepStrictEqual(spec, {
-      $schema: y.$schema,
+      $schema: "https://azuremlschemas.azureedge.net/latest/parallelComponent.schema.json",
       name: "prepare",
       display_name: y.display_name,
       description: y.description,
-      type: "command",
+      type: "parallel",
       inputs: JSON.parse(JSON.stringify(y.inputs)),
       outputs: JSON.parse(JSON.stringify(y.outputs)),
-      code: `azureml:${CODE_ID}`,
-      environment: `azureml:${ENV_ID}`,
-      command: y.command,
+      input_data: "${{inputs.data}}",
+      mini_batch_size: "1",
+      resources: { instance_count: 1 },
+      max_concurrency_per_instance: 1,
+      mini_batch_error_threshold: 0,
+      retry_settings: { max_retries: 2, timeout: 600 },
+      logging_level: "INFO",
+      task: {
+        type: "run_function",
+        code: `azureml:${CODE_ID}`,
+        entry_script: "prepare.py",
+        environment: `azureml:${ENV_ID}`,
+        program_arguments: "--data ${{inputs.data}} --transformations ${{inputs.transformations}} --prepared_data ${{outputs.prepared_data}}",
+      },
       version,
     });
     assert.match(version, /^[0-9a-f]{16}$/);
   });
 
   it("derives the version from everything but the version, so equal specs get equal versions", () => {
-    const a = commandComponentSpec(prepare, { codeId: CODE_ID, environmentIds: { "uci-heart-scoring": ENV_ID } });
-    const b = commandComponentSpec(prepare, { codeId: CODE_ID, environmentIds: { "uci-heart-scoring": ENV_ID } });
+    const a = componentSpec(prepare, { codeId: CODE_ID, environmentIds: { "uci-heart-scoring": ENV_ID } });
+    const b = componentSpec(prepare, { codeId: CODE_ID, environmentIds: { "uci-heart-scoring": ENV_ID } });
     assert.deepStrictEqual(a, b);
     const { version: _v, ...rest } = a.spec;
     assert.strictEqual(a.version, assetVersion(sha256Hex(canonicalJson(rest))));
     assert.strictEqual(versioned({ ...a.spec, version: "something-else" }).version, a.version, "an existing version field does not count");
-    const c = commandComponentSpec(prepare, { codeId: CODE_ID.replace("c1", "c2"), environmentIds: { "uci-heart-scoring": ENV_ID } });
+    const c = componentSpec(prepare, { codeId: CODE_ID.replace("c1", "c2"), environmentIds: { "uci-heart-scoring": ENV_ID } });
     assert.notStrictEqual(c.version, a.version, "new code, new version");
     assert.strictEqual(canonicalJson({ b: 1, a: { d: 1, c: 2 } }), canonicalJson({ a: { c: 2, d: 1 }, b: 1 }));
   });
 
   it("refuses an environment the stack does not register", () => {
-    assert.throws(() => commandComponentSpec(prepare, { codeId: CODE_ID, environmentIds: { other: ENV_ID } }), (e: Error) => {
+    assert.throws(() => componentSpec(prepare, { codeId: CODE_ID, environmentIds: { other: ENV_ID } }), (e: Error) => {
       assert.ok(e instanceof ComponentSpecError);
       assert.match(e.message, /environment azureml:uci-heart-scoring@latest is not one the stack registers \(expected .* one of: other\)/);
       return true;
@@ -68,17 +90,18 @@ describe("componentSpec", function () {
     assert.deepStrictEqual(spec.jobs, {
       prepare: {
         name: "prepare",
-        type: "command",
+        type: "parallel",
         componentId: ids.componentIds.prepare,
         inputs: {
           data: { job_input_type: "literal", value: "${{parent.inputs.input_data}}" },
           transformations: { job_input_type: "custom_model", uri: ids.modelIds["heart-classifier-transforms"] },
         },
         outputs: {},
+        ...NODE_SETTINGS,
       },
       score: {
         name: "score",
-        type: "command",
+        type: "parallel",
         componentId: ids.componentIds.score,
         inputs: {
           data: { job_input_type: "literal", value: "${{parent.jobs.prepare.outputs.prepared_data}}" },
@@ -86,9 +109,34 @@ describe("componentSpec", function () {
           score_mode: { job_input_type: "literal", value: "${{parent.inputs.score_mode}}" },
         },
         outputs: { scores: { type: "literal", value: "${{parent.outputs.scores}}" } },
+        ...NODE_SETTINGS,
       },
     });
     assert.ok(!JSON.stringify(spec).includes("@latest"), "no unpinned reference left");
+  });
+
+  it("puts the stack's run settings on the parallel nodes, over the component's, field by field", () => {
+    const { spec } = pipelineComponentSpec(pipeline, { ...ids, parallel: { resources: { instance_count: 3 }, retry_settings: { timeout: 90 }, mini_batch_size: "4" } });
+    const { name, type, componentId, inputs, outputs, ...settings } = (spec.jobs as Record<string, Record<string, unknown>>).score;
+    assert.deepStrictEqual(settings, { ...NODE_SETTINGS, resources: { instance_count: 3 }, mini_batch_size: 4, retry_settings: { max_retries: 2, timeout: 90 } });
+    assert.notStrictEqual(pipelineComponentSpec(pipeline, { ...ids, parallel: { resources: { instance_count: 3 } } }).version, pipelineComponentSpec(pipeline, ids).version);
+  });
+
+  it("a command component still gives the command spec (code, environment, command at the top)", () => {
+    const fs = require("fs") as typeof import("fs");
+    const os = require("os") as typeof import("os");
+    const path = require("path") as typeof import("path");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "command-yaml-"));
+    try {
+      fs.mkdirSync(path.join(dir, "src"));
+      const file = path.join(dir, "c.yml");
+      fs.writeFileSync(file, ["name: c", "type: command", "inputs: {d: {type: uri_folder}}", "code: src", "environment: azureml:uci-heart-scoring@latest", "command: python c.py ${{inputs.d}}"].join("\n"));
+      const { spec } = componentSpec(loadCommandComponent(file), { codeId: CODE_ID, environmentIds: { "uci-heart-scoring": ENV_ID } });
+      assert.deepStrictEqual(spec, commandComponentSpec(loadCommandComponent(file), { codeId: CODE_ID, environmentIds: { "uci-heart-scoring": ENV_ID } }).spec);
+      assert.deepStrictEqual([spec.type, spec.code, spec.environment, spec.command], ["command", `azureml:${CODE_ID}`, `azureml:${ENV_ID}`, "python c.py ${{inputs.d}}"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("changes the pipeline version when a model it binds changes, and only then", () => {

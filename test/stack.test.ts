@@ -11,6 +11,7 @@ import { assetVersion, assetVersionId, datastoreUri, endpointName, modelVersion 
 import { loadEnvironment, loadPipeline } from "../lib/componentYaml";
 import { componentSpec, pipelineComponentSpec } from "../lib/componentSpec";
 import { callCount } from "../lib/callStats";
+import { parallelSettings } from "../infra/plan";
 
 const ML = "azure-native:machinelearningservices";
 const UPLOAD = "pulumi-nodejs:dynamic/heartscoring:FolderUpload";
@@ -42,6 +43,8 @@ function expected() {
   const pipelineSpec = pipelineComponentSpec(pipeline, {
     componentIds: Object.fromEntries(Object.entries(components).map(([n, c]) => [n, assetVersionId(ws, "components", n, c.version)])),
     modelIds: Object.fromEntries(Object.entries(modelVersions).map(([n, v]) => [n, assetVersionId(ws, "models", n, v)])),
+    // The default config's: instanceCount = maxNodes (5), 4 workers per node (pinned literally in a test below).
+    parallel: parallelSettings({ instanceCount: 5, maxConcurrencyPerInstance: 4 }),
   });
   const descriptions: Record<string, string | undefined> = {
     ...Object.fromEntries(pipeline.steps.map((s) => [s.component.spec.name, s.component.spec.description])),
@@ -76,7 +79,7 @@ describe("stack (mocks): resource graph", function () {
       "heartscoring:infra:ScoringEnvironment::uci-heart-scoring",
       `${ASSET}::uci-heart-scoring-${exp.envVersion}`,
       ...["prepare", "score"].flatMap((c) => [
-        `heartscoring:infra:CommandComponent::${c}`,
+        `heartscoring:infra:ParallelComponent::${c}`,
         `${UPLOAD}::${c}-code-${exp.code[c as "prepare"].slice(0, 12)}`,
         `${ASSET}::${c}-code-${assetVersion(exp.code[c as "prepare"])}`,
         `${ASSET}::${c}-${exp.components[c].version}`,
@@ -107,7 +110,7 @@ describe("stack (mocks): resource graph", function () {
       } else if (r.type.startsWith("heartscoring:infra:")) {
         assert.strictEqual(r.parent, root, key(r.type, r.name));
       } else {
-        assert.match(r.parent, /^heartscoring:infra:(BatchCluster|ScoringEnvironment|CommandComponent|RegisteredModel|PipelineComponent|ScoringEndpoint|PipelineDeployment)::/, key(r.type, r.name));
+        assert.match(r.parent, /^heartscoring:infra:(BatchCluster|ScoringEnvironment|ParallelComponent|RegisteredModel|PipelineComponent|ScoringEndpoint|PipelineDeployment)::/, key(r.type, r.name));
       }
     }
     assert.strictEqual(parentOf[`${ML}:Compute::batch-cluster`], "heartscoring:infra:BatchCluster::batch-cluster");
@@ -116,7 +119,7 @@ describe("stack (mocks): resource graph", function () {
     const mv = exp.modelVersions["heart-classifier"];
     assert.strictEqual(parentOf[`${ASSET}::heart-classifier-${mv}`], `heartscoring:infra:RegisteredModel::heart-classifier-${mv}`);
     assert.strictEqual(parentOf[`${UPLOAD}::heart-classifier-${exp.models["heart-classifier"].hash.slice(0, 12)}`], `heartscoring:infra:RegisteredModel::heart-classifier-${mv}`);
-    assert.strictEqual(parentOf[`${ASSET}::prepare-code-${assetVersion(exp.code.prepare)}`], "heartscoring:infra:CommandComponent::prepare");
+    assert.strictEqual(parentOf[`${ASSET}::prepare-code-${assetVersion(exp.code.prepare)}`], "heartscoring:infra:ParallelComponent::prepare");
   });
 
   it("uses the configured subscription through an explicit provider", () => {
@@ -196,7 +199,7 @@ describe("stack (mocks): resource graph", function () {
     });
   });
 
-  it("registers the command components with code and environment pinned to the registered versions", () => {
+  it("registers the parallel components with the task's code and environment pinned to the registered versions", () => {
     for (const c of ["prepare", "score"] as const) {
       const spec = exp.components[c];
       const r = assetInputs(run, `${c}-${spec.version}`);
@@ -208,8 +211,24 @@ describe("stack (mocks): resource graph", function () {
         retainOnDestroy: true,
         properties: { componentSpec: spec.spec, description: exp.descriptions[c], isAnonymous: false, isArchived: false },
       });
-      assert.strictEqual(r.properties.componentSpec.code, `azureml:${wsId}/codes/${c}-code/versions/${assetVersion(exp.code[c])}`);
-      assert.strictEqual(r.properties.componentSpec.environment, `azureml:${wsId}/environments/uci-heart-scoring/versions/${exp.envVersion}`);
+      const cs = r.properties.componentSpec;
+      assert.strictEqual(cs.type, "parallel");
+      assert.deepStrictEqual(cs.task, {
+        type: "run_function",
+        code: `azureml:${wsId}/codes/${c}-code/versions/${assetVersion(exp.code[c])}`,
+        entry_script: `${c}.py`,
+        environment: `azureml:${wsId}/environments/uci-heart-scoring/versions/${exp.envVersion}`,
+        program_arguments: cs.task.program_arguments,
+      });
+      assert.match(cs.task.program_arguments, /^--data \$\{\{inputs\.data\}\} /);
+      assert.strictEqual(cs.input_data, "${{inputs.data}}");
+      // The component's own run settings, as its YAML writes them (mini_batch_size as the schema's string).
+      assert.deepStrictEqual(
+        [cs.mini_batch_size, cs.resources, cs.max_concurrency_per_instance, cs.mini_batch_error_threshold, cs.retry_settings, cs.logging_level],
+        ["1", { instance_count: 1 }, 1, 0, { max_retries: 2, timeout: 600 }, "INFO"],
+      );
+      assert.strictEqual(cs.code, undefined, "no top-level code or command on a parallel component");
+      assert.strictEqual(cs.command, undefined);
       assert.strictEqual(r.properties.componentSpec.version, spec.version);
     }
   });
@@ -236,6 +255,42 @@ describe("stack (mocks): resource graph", function () {
     assert.deepStrictEqual(jobs.score.inputs.data, { job_input_type: "literal", value: "${{parent.jobs.prepare.outputs.prepared_data}}" });
     assert.deepStrictEqual(jobs.prepare.inputs.data, { job_input_type: "literal", value: "${{parent.inputs.input_data}}" });
     assert.deepStrictEqual(jobs.score.outputs.scores, { type: "literal", value: "${{parent.outputs.scores}}" });
+    // Parallel nodes carry the run settings from config (defaults: every node of the cluster, 4 workers each)
+    // over the component's (mini_batch_size an integer on a node, as azure-ai-ml's Parallel node sends it).
+    for (const step of ["prepare", "score"]) {
+      const { name, type, componentId, inputs, outputs, ...settings } = jobs[step];
+      assert.strictEqual(type, "parallel");
+      assert.deepStrictEqual(settings, {
+        resources: { instance_count: 5 },
+        max_concurrency_per_instance: 4,
+        mini_batch_size: 1,
+        mini_batch_error_threshold: 0,
+        retry_settings: { max_retries: 2, timeout: 600 },
+        logging_level: "INFO",
+      }, step);
+    }
+  });
+
+  it("sets the configured parallel settings on both nodes: a new pipeline version, the same step components", async () => {
+    const tuned = await runProgram(
+      stackProgram(rawConfig({ maxNodes: "3", instanceCount: "2", maxConcurrencyPerInstance: "8", miniBatchSize: "5", maxRetries: "0", miniBatchTimeout: "PT30M", miniBatchErrorThreshold: "-1" })),
+    );
+    const pipelines = findAll(tuned, ASSET).filter((r) => r.inputs.name === "uci_heart_classifier_scorer");
+    assert.strictEqual(pipelines.length, 1);
+    assert.notStrictEqual(pipelines[0].inputs.version, exp.pipelineSpec.version);
+    for (const step of ["prepare", "score"]) {
+      const { name, type, componentId, inputs, outputs, ...settings } = pipelines[0].inputs.properties.componentSpec.jobs[step];
+      assert.strictEqual(componentId, `${wsId}/components/${step}/versions/${exp.components[step].version}`, "the step component is unchanged");
+      assert.deepStrictEqual(settings, {
+        resources: { instance_count: 2 },
+        max_concurrency_per_instance: 8,
+        mini_batch_size: 5,
+        mini_batch_error_threshold: -1,
+        retry_settings: { max_retries: 0, timeout: 1800 },
+        logging_level: "INFO",
+      });
+    }
+    assert.deepStrictEqual(find(tuned, `${ML}:Compute`).inputs.properties.properties.scaleSettings.maxNodeCount, 3);
   });
 
   it("declares the endpoint with Entra auth, component deployments enabled and no default of its own", () => {
