@@ -25,6 +25,9 @@
  *    componentId, inputs, outputs, plus the run settings that override the component's: `resources`
  *    (`{instance_count}`), `max_concurrency_per_instance`, `mini_batch_size` (an integer there: the node's
  *    __init__ converts it), `mini_batch_error_threshold`, `retry_settings`, `logging_level`.
+ *    [unconfirmed: no recorded request of a pipeline component with parallel nodes; that the service applies these
+ *    node settings as overrides of the registered component's, lists a uri_folder input recursively (hidden files
+ *    too? the local driver leaves them out) and what it reports for a failed parallel step: README's list]
  * The version is derived from the spec itself (every field but `version`), so any change to the YAML or to
  * what it references gives a new version, and nothing else does.
  */

@@ -173,8 +173,8 @@ def worker_main(args: argparse.Namespace, program: list[str]) -> int:
 
 def list_files(root: str) -> tuple[list[str], list[str]]:
     """Absolute paths of the files under root, sorted by path components; hidden entries are left out
-    (and returned apart, to be reported). [unconfirmed: whether Azure ML's parallel run hands hidden files of a
-    uri_folder input to run() too]"""
+    (and returned apart, to be reported). Whether Azure ML hands hidden files to run() is not confirmed: see the
+    one note on the parallel steps in lib/componentSpec.ts and the README's list."""
     found, hidden = [], []
     for folder, dirs, files in os.walk(root):
         for name in sorted(dirs):
