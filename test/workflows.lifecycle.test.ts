@@ -432,7 +432,7 @@ describe("workflows as runs on fresh runners (GitHub's event sequence)", functio
       for (const job of plan(workflows, ev).filter((j) => j.id !== "test")) {
         const r = fresh();
         assert.deepStrictEqual(play(job, r, scripts), [], `${job.workflow} ${job.id}`);
-        assert.match(r.commands.join("\n"), job.id === "up" ? /npm run deploy -- --stack "\$STACK"/ : /npm run score -- --target azure [\s\S]*--timeout 5h40m/);
+        assert.match(r.commands.join("\n"), job.id === "up" ? /npm run deploy -- --stack "\$STACK" --refresh/ : /npm run score -- --target azure [\s\S]*--timeout 5h40m/);
       }
     }
   });
