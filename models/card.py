@@ -18,6 +18,7 @@ from sklearn.metrics import confusion_matrix, roc_curve  # noqa: E402
 
 from heart_codes import CODES, MAPPINGS, documented_codes  # noqa: E402
 
+MATPLOTLIB = matplotlib.__version__
 CARD_FILE = "MODEL_CARD.md"
 CARD_DIR = "model-card"
 METRICS_FILE = "metrics.json"

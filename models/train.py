@@ -265,7 +265,8 @@ def train(data: str, out: str, nested: bool = True) -> None:
     training_data = {"rowsRead": report.rows_read, "rows": report.rows_kept, "rowsChanged": report.rows_changed,
                      "rowsDropped": len(report.dropped), "sha256": digest}
     metrics = {
-        "seed": SEED, "threshold": evaluation.THRESHOLD, "versions": versions,
+        # matplotlib draws the PNGs: another release may draw other bytes.
+        "seed": SEED, "threshold": evaluation.THRESHOLD, "versions": {**versions, "matplotlib": card.MATPLOTLIB},
         "data": {"folder": os.path.relpath(os.path.abspath(data), REPO) if os.path.abspath(data).startswith(REPO + os.sep)
                  else os.path.basename(os.path.abspath(data)),
                  "sha256": digest, "rowsRead": report.rows_read, "rowsKept": report.rows_kept,

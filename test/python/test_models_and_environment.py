@@ -10,6 +10,7 @@ import platform
 import subprocess
 import sys
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -41,6 +42,8 @@ def test_training_again_reproduces_the_committed_models_byte_for_byte(tmp_path):
     installed = {"python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
                  "scikit-learn": sklearn.__version__, "xgboost": xgboost.__version__}
     assert installed == PRODUCED, "this interpreter's libraries differ from the ones that produced models/"
+    drew = json.load(open(os.path.join(REPO, "models", "model-card", "metrics.json")))["versions"]["matplotlib"]
+    assert matplotlib.__version__ == drew, "the model card's PNGs were drawn by another matplotlib"
     done = subprocess.run([sys.executable, os.path.join(REPO, "models", "train.py"), "--out", str(tmp_path),
                            "--skip-nested"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
