@@ -193,3 +193,33 @@ def test_evidence_against_a_mapping_stops_the_training():
     raw = _table([{"cp": "0"}, {"cp": "2"}])
     with pytest.raises(InputError, match=r"cp '0' stands beside '2' where heart_codes maps it to '4'"):
         hygiene.clean(raw, ["a", "b"])
+
+
+# The search and its nested estimate.
+
+def test_the_search_scores_a_shorter_booster_as_if_it_were_fitted_alone():
+    from sklearn.metrics import roc_auc_score
+    features, labels = _training_rows()
+    y = labels.to_numpy()
+    candidates = [{"max_depth": 2, "learning_rate": 0.1, "reg_lambda": 1.0, "n_estimators": n} for n in (30, 60)]
+    _, means = evaluation.search(features, y, candidates)
+    for params, mean in zip(candidates, means):
+        alone = []
+        for train, test in evaluation.inner_folds(y):
+            transformer = evaluation.make_transformer().fit(features.iloc[train])
+            model = make_classifier(params).fit(transformer.transform(features.iloc[train]), y[train])
+            alone.append(roc_auc_score(y[test], model.predict_proba(transformer.transform(features.iloc[test]))[:, 1]))
+        assert mean == pytest.approx(np.mean(alone), abs=1e-12), params
+    assert means[0] != means[1]
+
+
+def test_the_nested_search_sees_only_each_fold_s_training_rows(monkeypatch):
+    features, labels = _training_rows()
+    folds = evaluation.outer_folds(labels)[:2]
+    seen, real = [], evaluation.search
+    monkeypatch.setattr(evaluation, "search", lambda f, y, grid: (seen.append(f), real(f, y, grid))[1])
+    candidate = {"max_depth": 1, "learning_rate": 0.1, "reg_lambda": 1.0, "n_estimators": 20}
+    scores, chosen = evaluation.nested(features, labels, folds, [candidate])
+    assert chosen == [candidate, candidate] and len(scores.auc) == 2
+    for (train, _), searched in zip(folds, seen):
+        pd.testing.assert_frame_equal(searched, features.iloc[train].reset_index(drop=True))
