@@ -141,8 +141,12 @@ def test_odd_files_score_byte_identical_across_blocks_and_chunks(tmp_path, monke
     _write_fast_odd(data / "fast.csv", 3000, seed=1)
     _write_general_odd(data / "sub" / "general.csv", 1500, seed=2)
     (data / "header-only.csv").write_text(open(SAMPLE).readline())
-    assert not records._needs_general_reader(str(data / "fast.csv"))
-    assert records._needs_general_reader(str(data / "sub" / "general.csv"))
+    sample = open(SAMPLE).read().splitlines()
+    # a trailing delimiter on the first row: pandas reads one more (empty) column on every row and drops it
+    (data / "trailing.csv").write_text("\n".join([sample[0], "", sample[1] + ","] + [s + "," for s in sample[2:50]] + sample[50:60]) + "\n")
+    assert not records._needs_general_reader(str(data / "fast.csv"), 15)
+    assert records._needs_general_reader(str(data / "sub" / "general.csv"), 15)
+    assert records._needs_general_reader(str(data / "trailing.csv"), 13)
     assert_identical(str(data), tmp_path, "--chunk-rows", "777")
 
 

@@ -40,7 +40,7 @@ class Chunk:
 
 
 def read_chunks(path: str, source: str, header: list[str], wanted: list[str], chunk_rows: int) -> Iterator[Chunk]:
-    if _needs_general_reader(path):
+    if _needs_general_reader(path, len(header)):
         return _general_chunks(path, source, header, wanted, chunk_rows)
     return _fast_chunks(path, source, header, wanted, chunk_rows)
 
@@ -66,11 +66,21 @@ def _blocks(handle: BinaryIO, first: bytes = b"") -> Iterator[bytes]:
         yield data[:cut]
 
 
-def _needs_general_reader(path: str) -> bool:
+def _needs_general_reader(path: str, fields: int) -> bool:
+    """Quotes, lone carriage returns, or a first data row longer than the header (pandas then reads a
+    trailing delimiter as an extra empty column on every row): cases the fast reader leaves to pandas."""
     with open(path, "rb") as handle:
-        for block in _blocks(handle):
+        rest, _ = _skip_header(handle)
+        first = True
+        for block in _blocks(handle, rest):
             if b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
                 return True
+            if first:
+                line = next((x for x in block.split(b"\n", 64) if x.strip(b" \t\r")), None)
+                if line is not None:
+                    first = False
+                    if line.count(b",") >= fields:
+                        return True
     return False
 
 

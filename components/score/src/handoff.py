@@ -139,7 +139,9 @@ def read_segments(handle: BinaryIO, width: int) -> Iterator[tuple[Segment, np.nd
                 coded.append((_array(handle, "<f8", length), _array(handle, f"<u{itemsize}", rows)))
             segment = Segment(rows, coded=coded)
         ends = _array(handle, "<i8", rows)
-        text = bytearray(_read_exact(handle, size))
+        text = bytearray(size)
+        if handle.readinto(text) != size:
+            raise NotPrepared("the file is cut short")
         total += rows
         yield segment, ends, text
 
