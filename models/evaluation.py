@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
-from recipe import SEED, make_baseline, make_classifier, make_transformer
+from recipe import SEED, make_classifier, make_transformer
 
 OUTER_SPLITS, OUTER_REPEATS, INNER_SPLITS = 5, 5, 5
 THRESHOLD = 0.5
@@ -106,10 +106,6 @@ def nested(features: pd.DataFrame, labels: pd.Series, folds, grid: list[dict]) -
         if index < OUTER_SPLITS:
             scores.first_repeat[test] = p_test
     return scores, chosen
-
-
-def baseline(features: pd.DataFrame, labels: pd.Series, folds) -> FoldScores:
-    return cross_validate(features, labels, folds, make_baseline)
 
 
 def paired_wins(model: list[float], reference: list[float]) -> float:
