@@ -105,9 +105,9 @@ def test_values_outside_the_documented_codes_warn_once_per_file_column_value_and
     data = tmp_path / "in"
     data.mkdir()
     (data / "heart.csv").write_text(open(SAMPLE).read())
-    expected = [f"warning: {data / 'heart.csv'}: column 'cp' value '0' (4 rows) is not a documented code",
-                f"warning: {data / 'heart.csv'}: column 'thal' value '1' (1 row) is not a documented code",
-                f"warning: {data / 'heart.csv'}: column 'thal' value '2' (1 row) is not a documented code"]
+    expected = ["warning: heart.csv: column 'cp' value '0' (4 rows) is not a documented code",
+                "warning: heart.csv: column 'thal' value '1' (1 row) is not a documented code",
+                "warning: heart.csv: column 'thal' value '2' (1 row) is not a documented code"]
     run = ok(prepare(str(data), str(tmp_path / "cli"), "--chunk-rows", "40"))  # the rows fall in several chunks
     warnings = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
     assert [w.split(" is not")[0] + " is not a documented code" for w in warnings] == expected

@@ -196,7 +196,7 @@ class Preparer:
     def prepare_file(self, path: str, relative: str) -> int:
         columns = self.header(path)
         pending = self.out.begin(relative)
-        warnings = CodeWarnings(path)
+        warnings = CodeWarnings(relative)  # named as in contract C1: the path under --data
         with open(pending, "wb") as handle:
             writer = PreparedWriter(handle, columns, self.transform.names)
             for chunk in read_chunks(path, path, columns, REQUIRED, self.args.chunk_rows):
