@@ -32,7 +32,7 @@ import pickle  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from csvfolder import (InputError, OutputFolder, list_csv_files, read_header, run_items,  # noqa: E402
+from csvfolder import (EntryScript, InputError, OutputFolder, list_csv_files, read_header,  # noqa: E402
                        run_step, warn, write_each)
 from feature_table import FeatureTransform  # noqa: E402
 from handoff import PreparedWriter  # noqa: E402
@@ -213,20 +213,10 @@ class Preparer:
         return writer.rows
 
 
-_loaded: Preparer | None = None
-
-
-def init() -> None:
-    """Parallel entry point: the program arguments are in sys.argv, next to the driver's own."""
-    global _loaded
-    _loaded = Preparer(parse_args(sys.argv[1:], known_only=True))
-    gc.freeze()  # the loaded transformer is never collected: keep it out of every later collection
-
-
-def run(mini_batch: list[str]) -> list[str]:
-    """Parallel entry point: prepares each file of the mini-batch; returns their relative paths."""
-    assert _loaded is not None, "init() was not called"
-    return run_items("prepare", _loaded.args.data, mini_batch, _loaded.out, _loaded.prepare_file)
+# Azure ML's parallel run (and the local driver) calls these two: init() once per worker, run() per mini-batch.
+_entry = EntryScript("prepare", lambda: Preparer(parse_args(sys.argv[1:], known_only=True)), "prepare_file")
+init = _entry.init
+run = _entry.run
 
 
 def run_folder(args: argparse.Namespace, as_cli: bool) -> None:

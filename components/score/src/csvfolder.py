@@ -11,6 +11,7 @@ may be re-typed on the way ("007" stays "007", "1.0" stays "1.0").
 from __future__ import annotations
 
 import csv
+import gc
 import os
 import signal
 import sys
@@ -239,6 +240,26 @@ def run_items(step: str, data: str, items: list[str], out: OutputFolder,
             progress(f"{step}: {relative}: {rows} rows")
         done.append(relative)
     return done
+
+
+class EntryScript:
+    """The init() and run(mini_batch) of a parallel entry script (contract C2). `load()` reads the program
+    arguments from sys.argv (beside the driver's own) and returns the worker: an object with .args.data
+    (the input root), .out (its OutputFolder) and the method named `write_one` (path, relative) -> rows."""
+
+    def __init__(self, step: str, load: Callable[[], object], write_one: str):
+        self.step, self.load, self.write_one = step, load, write_one
+        self.loaded = None
+
+    def init(self) -> None:
+        self.loaded = self.load()
+        gc.freeze()  # what init() loaded is never collected: keep it out of every later collection
+
+    def run(self, mini_batch: list[str]) -> list[str]:
+        if self.loaded is None:
+            raise RuntimeError(f"{self.step}: run() before init()")
+        worker = self.loaded
+        return run_items(self.step, worker.args.data, mini_batch, worker.out, getattr(worker, self.write_one))
 
 
 def run_step(step: str, run: Callable[[], None], as_cli: bool) -> int:

@@ -27,7 +27,7 @@ import os  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from csvfolder import (InputError, OutputFolder, list_csv_files, progress, run_items, run_step,  # noqa: E402
+from csvfolder import (EntryScript, InputError, OutputFolder, list_csv_files, progress, run_step,  # noqa: E402
                        write_each)
 from handoff import NotPrepared, csv_line, read_meta, read_segments  # noqa: E402
 from model_loader import as_labels, load_predict, read_mlmodel, signature_inputs  # noqa: E402
@@ -122,20 +122,10 @@ class Scorer:
         return rows
 
 
-_loaded: Scorer | None = None
-
-
-def init() -> None:
-    """Parallel entry point: the program arguments are in sys.argv, next to the driver's own."""
-    global _loaded
-    _loaded = Scorer(parse_args(sys.argv[1:], known_only=True))
-    gc.freeze()  # the loaded model is never collected: keep it out of every later collection
-
-
-def run(mini_batch: list[str]) -> list[str]:
-    """Parallel entry point: scores each prepared file of the mini-batch; returns their relative paths."""
-    assert _loaded is not None, "init() was not called"
-    return run_items("score", _loaded.args.data, mini_batch, _loaded.out, _loaded.score_file)
+# Azure ML's parallel run (and the local driver) calls these two: init() once per worker, run() per mini-batch.
+_entry = EntryScript("score", lambda: Scorer(parse_args(sys.argv[1:], known_only=True)), "score_file")
+init = _entry.init
+run = _entry.run
 
 
 def run_folder(args: argparse.Namespace, as_cli: bool) -> None:
