@@ -119,6 +119,14 @@ describe("input check: every cell, as the prepare step reads it", () => {
     }
   });
 
+  it("a record that never ends (a quote left open early in a big file) is refused at the record limit, not held whole", async () => {
+    const file = path.join(folder("runaway", { "r.csv": `${HEADER}\n${ROW}\n63,"${"x".repeat(5000)}\n${ROW}\n` }), "r.csv");
+    const r = await checkCsvFile(file, "r.csv", rules, { chunkBytes: 256, maxRecordBytes: 1024 });
+    assert.deepStrictEqual(r.problems, ["r.csv: data row 2 (line 3) runs past 1024 bytes without ending: is a quote left open?"]);
+    const whole = await checkCsvFile(file, "r.csv", rules);
+    assert.match(whole.problems.join("\n"), /a quoted field opened on line 3 is never closed/);
+  });
+
   it("problems past five per file are counted, not listed", async () => {
     const rows = Array.from({ length: 9 }, () => ROW.replace(/^63/, "x")).join("\n");
     const p = await refusal(folder("many", { "m.csv": `${HEADER}\n${rows}\n` }));

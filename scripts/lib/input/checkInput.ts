@@ -14,6 +14,11 @@ export interface InputCheckOptions {
   readonly rules?: ColumnRules;
   /** Bytes per read (default 1 MiB); a record longer than this grows the buffer. */
   readonly chunkBytes?: number;
+  /**
+   * Longest record (line) accepted, default 64 MiB: the buffer grows to hold one record, and a quote left open
+   * early in a large file would otherwise make the rest of it one record held in memory.
+   */
+  readonly maxRecordBytes?: number;
   /** Problems listed per file before the rest are only counted (default 5). */
   readonly maxProblemsPerFile?: number;
   readonly signal?: AbortSignal;
@@ -56,7 +61,12 @@ export async function checkCsvFile(file: string, source: string, rules: ColumnRu
       have = end - consumed;
       offset += consumed;
       if (have === b.length) {
-        const bigger = Buffer.allocUnsafe(b.length * 2);
+        const limit = o.maxRecordBytes ?? 64 << 20;
+        if (have >= limit) {
+          checker.recordTooLong(limit);
+          break;
+        }
+        const bigger = Buffer.allocUnsafe(Math.min(b.length * 2, limit));
         b.copy(bigger, 0, consumed, end);
         b = bigger;
       } else if (have > 0) {

@@ -95,6 +95,12 @@ export class CsvCellChecker {
     return consumed;
   }
 
+  /** The reader gave up on a record longer than `limit` bytes (starting at the next data row). */
+  recordTooLong(limit: number): void {
+    this.problem(`data row ${this.dataRows + 1} (line ${this.line}) runs past ${limit >= 1048576 ? `${Math.round(limit / 1048576)} MiB` : `${limit} bytes`} without ending: is a quote left open?`);
+    this.stopped = true;
+  }
+
   /** True once nothing more can be learned from this file (a broken header, quoting or encoding). */
   get done(): boolean {
     return this.stopped;
