@@ -6,6 +6,7 @@
  */
 import { CommandSpec, FlagSpec, FlagValues, parseDurationSeconds, stringFlag } from "../lib/cli";
 import { CliError, ExitCode } from "../lib/exitCodes";
+import { parseWorkers } from "../lib/local/plan";
 import { InvokeOptions, PIPELINE_EXPERIMENT, RunOptions, RUNS_DIR_DEFAULT, runsDirFrom, scoreModes, TargetOptions, WaitChoice } from "../lib/targets/commands";
 import { SETTINGS, SettingKey, Settings, WorkspaceOptions } from "../lib/stackConfig";
 
@@ -107,11 +108,11 @@ export function workspaceOptionsOf(values: FlagValues, env: NodeJS.ProcessEnv = 
   return { given, stackOutputsFile: text("stack-outputs", "HEART_STACK_OUTPUTS"), stack: text("stack", "HEART_PULUMI_STACK") };
 }
 
-/** A whole number of worker processes, 1-256 (the local runner's bounds). */
+/** --workers: a whole number of worker processes within the local runner's bounds (its own parser and message). */
 export function parseWorkersFlag(raw: string): number {
-  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new CliError(ExitCode.Usage, `--workers must be a whole number of worker processes from 1 to 256 (got '${raw}')`);
-  return n;
+  const r = parseWorkers("--workers", raw);
+  if (r.problem !== undefined || r.workers === undefined) throw new CliError(ExitCode.Usage, r.problem ?? `--workers: '${raw}'`);
+  return r.workers;
 }
 
 /** --target and what it needs: the runs folder and workers (local), the workspace settings (Azure). */
