@@ -6,14 +6,11 @@
  */
 import assert from "assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { FakeAzureML, RecordedRequest, ScriptResult, ScriptsHarness, SpawnedScript, startScriptsHarness } from "./support/fakeAzureML";
+import { FakeAzureML, RecordedRequest, ScriptResult, ScriptsHarness, SpawnedScript, useScriptsHarness } from "./support/fakeAzureML";
 import { markerPath, parseMarker } from "../scripts/lib/azure/invocationMarker";
 import { resumeCommand, resumeLine } from "../scripts/lib/azure/invoke";
 
-const ROOT = path.resolve(__dirname, "..");
-const SAMPLE = fs.readFileSync(path.join(ROOT, "data", "unlabeled", "heart.csv"), "utf8");
 const DAY = 24 * 3600_000;
 
 describe("invoke: the printed id and the resume command (units)", () => {
@@ -37,27 +34,11 @@ describe("invoke: the printed id and the resume command (units)", () => {
 
 describe("invoke killed around its request, and re-run days later (fake Azure ML + Azurite)", function () {
   this.timeout(180_000);
+  const harness = useScriptsHarness();
   let h: ScriptsHarness;
   let fake: FakeAzureML;
   let input: string;
-
-  before(async function () {
-    this.timeout(180_000);
-    h = await startScriptsHarness();
-    fake = h.fake;
-    input = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lifecycle-in-")), "heart");
-    fs.mkdirSync(input);
-    fs.writeFileSync(path.join(input, "heart.csv"), SAMPLE);
-  });
-  after(async () => h?.stop());
-  beforeEach(() => {
-    fake.faults.length = 0;
-    fake.nextJob = {};
-    fake.copyInvokeProperties = true;
-  });
-  afterEach(() => {
-    for (const j of fake.jobs.values()) fake.cancelJob(j.name);
-  });
+  before(() => ({ h, fake, input } = harness));
 
   const ok = (r: ScriptResult, what: string) => assert.strictEqual(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
 

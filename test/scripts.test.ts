@@ -36,7 +36,8 @@ function listFiles(dir: string): string[] {
 }
 
 describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", function () {
-  this.timeout(120_000);
+  // Each test runs several script processes; on a loaded CI machine each can take many seconds to start.
+  this.timeout(300_000);
   let h: ScriptsHarness;
   let proxy: CuttingProxy;
   let fake: FakeAzureML;
@@ -66,11 +67,7 @@ describe("scripts: invoke / wait / pull against a fake Azure ML + Azurite", func
     await h?.stop();
   });
 
-  beforeEach(() => {
-    fake.faults.length = 0;
-    fake.nextJob = {};
-    fake.copyInvokeProperties = true;
-  });
+  beforeEach(() => fake.reset());
 
   async function invoke(args: string[] = [], extra: Record<string, string> = {}): Promise<{ r: Result; job: string }> {
     const r = await run("invoke", ["--input", input, ...args], extra);

@@ -220,6 +220,13 @@ export class FakeAzureML {
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 
+  /** Back to a well-behaved service: no faults, no plan for the next job, invoke properties copied. */
+  reset(): void {
+    this.faults.length = 0;
+    this.nextJob = {};
+    this.copyInvokeProperties = true;
+  }
+
   /** Makes a job look `ms` older than it is (a job from days ago). */
   ageJob(name: string, ms: number): void {
     const j = this.jobs.get(name);
@@ -802,4 +809,33 @@ export async function startScriptsHarness(opts: { stepMs?: number; pageSize?: nu
       fs.rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+export interface HarnessContext {
+  h: ScriptsHarness;
+  fake: FakeAzureML;
+  /** A folder holding the sample data/unlabeled/heart.csv. */
+  input: string;
+}
+
+/**
+ * Mocha hooks for a describe block: one harness for the block, an input folder with the sample, the fake's knobs
+ * reset before each test and its jobs stopped after. The returned object is filled in by the `before` hook.
+ */
+export function useScriptsHarness(): HarnessContext {
+  const ctx = {} as HarnessContext;
+  before(async function () {
+    this.timeout(180_000);
+    ctx.h = await startScriptsHarness();
+    ctx.fake = ctx.h.fake;
+    ctx.input = path.join(fs.mkdtempSync(path.join(ctx.h.work, "in-")), "heart");
+    fs.mkdirSync(ctx.input);
+    fs.copyFileSync(path.join(ROOT, "data", "unlabeled", "heart.csv"), path.join(ctx.input, "heart.csv"));
+  });
+  after(async () => ctx.h?.stop());
+  beforeEach(() => ctx.fake.reset());
+  afterEach(() => {
+    for (const j of ctx.fake.jobs.values()) ctx.fake.cancelJob(j.name);
+  });
+  return ctx;
 }

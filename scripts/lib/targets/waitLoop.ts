@@ -35,8 +35,9 @@ export interface WaitResult {
 }
 
 export class WaitTimeout extends CliError {
-  constructor(readonly last: JobStatusView | undefined, readonly elapsedMs: number) {
-    super(ExitCode.Timeout, `--timeout reached after ${Math.round(elapsedMs / 1000)}s; the job is still ${last?.status ?? "unknown"} and keeps running`);
+  constructor(readonly last: JobStatusView | undefined, readonly elapsedMs: number, readonly timeoutMs?: number) {
+    // The configured timeout, not the measured time: a loaded machine's late timer must not make it read as another value.
+    super(ExitCode.Timeout, `--timeout reached after ${Math.round((timeoutMs ?? elapsedMs) / 1000)}s; the job is still ${last?.status ?? "unknown"} and keeps running`);
   }
 }
 
@@ -47,7 +48,7 @@ export async function waitForFinal(o: WaitOptions): Promise<WaitResult> {
   const inner = new AbortController();
   const onOuter = () => inner.abort(o.signal?.reason);
   o.signal?.addEventListener("abort", onOuter, { once: true });
-  const timer = Number.isFinite(deadline) ? setTimeout(() => inner.abort(new WaitTimeout(last, Date.now() - started)), Math.max(0, deadline - started)) : undefined;
+  const timer = Number.isFinite(deadline) ? setTimeout(() => inner.abort(new WaitTimeout(last, Date.now() - started, o.timeoutMs)), Math.max(0, deadline - started)) : undefined;
   let last: JobStatusView | undefined;
   let interval = o.intervalMs;
   let failures = 0;
@@ -110,7 +111,7 @@ export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> 
 
 function abortError(signal: AbortSignal, last: JobStatusView | undefined, started: number): Error {
   const r = signal.reason;
-  if (r instanceof WaitTimeout) return new WaitTimeout(last, Date.now() - started);
+  if (r instanceof WaitTimeout) return new WaitTimeout(last, Date.now() - started, r.timeoutMs);
   if (r instanceof CliError) return r;
   return new CliError(ExitCode.Interrupted, "interrupted");
 }
