@@ -19,6 +19,9 @@
  *     whole core does in f·t what the throttled worker did in t, and the work grows linearly with rows while
  *     the start-up does not (the larger job has proportionally more files, so mini-batches stay the same size):
  *         T(k) = f · (S + W · target / rows)
+ *     Also modelled from CPU seconds, which other load on the machine barely changes: the 1-worker run's CPU time
+ *     of each init() and each mini-batch (per-worker logs), replayed for the target's mini-batches onto k nodes of
+ *     one core, each node taking the next mini-batch when free (see modelSeconds).
  *     Not modelled: node provisioning and image pull (minutes on Azure, before the first mini-batch), storage
  *     throughput, and a node having more than one core (max_concurrency_per_instance > 1 multiplies a node's
  *     throughput by up to its vCPUs).
@@ -82,12 +85,57 @@ function startupSeconds(record: LocalRunRecord): number {
   return total;
 }
 
+/** Per step, from the per-worker logs: CPU seconds of each init() and of each mini-batch (in mini-batch order). */
+interface StepCpu {
+  readonly step: string;
+  readonly initCpu: number[];
+  readonly batchCpu: number[];
+}
+
+function stepCpu(record: LocalRunRecord): StepCpu[] {
+  return record.steps.map((step) => {
+    const initCpu: number[] = [];
+    const batches: [number, number][] = [];
+    for (const f of step.workerLogs && fs.existsSync(step.workerLogs) ? fs.readdirSync(step.workerLogs) : []) {
+      const text = fs.readFileSync(path.join(step.workerLogs!, f), "utf8");
+      for (const m of text.matchAll(/init\(\) done in [0-9.]+ s \(cpu ([0-9.]+) s\)/g)) initCpu.push(Number(m[1]));
+      for (const m of text.matchAll(/mini-batch (\d+) done in [0-9.]+ s \(cpu ([0-9.]+) s\)/g)) batches.push([Number(m[1]), Number(m[2])]);
+    }
+    return { step: step.name, initCpu, batchCpu: batches.sort((a, b) => a[0] - b[0]).map(([, c]) => c) };
+  });
+}
+
+/**
+ * Model of k nodes with one core each, from measured CPU seconds (robust to other load on this machine): per
+ * step, every node pays one init() (the mean measured), then takes the next mini-batch whenever it is free (as
+ * the parallel run hands them out); the target job has target/rows times as many mini-batches of the same size,
+ * each costing what its measured counterpart did. Steps run one after the other. Process start and I/O waits
+ * beyond the CPU time are left out.
+ */
+function modelSeconds(cpu: readonly StepCpu[], nodes: number, scale: number): number {
+  let total = 0;
+  for (const s of cpu) {
+    if (s.batchCpu.length === 0) continue;
+    const init = s.initCpu.reduce((a, b) => a + b, 0) / Math.max(1, s.initCpu.length);
+    const free = Array.from({ length: nodes }, () => init);
+    const count = Math.round(s.batchCpu.length * scale);
+    for (let i = 0; i < count; i++) {
+      let n = 0;
+      for (let j = 1; j < nodes; j++) if (free[j] < free[n]) n = j;
+      free[n] += s.batchCpu[i % s.batchCpu.length];
+    }
+    total += Math.max(...free);
+  }
+  return total;
+}
+
 interface Measured {
   readonly workers: number;
   readonly share: number;
   readonly seconds: number;
   readonly startup: number;
   readonly digest: string;
+  readonly cpu: StepCpu[];
 }
 
 async function measure(input: string, runsDir: string, workers: number, share: number): Promise<Measured> {
@@ -96,7 +144,7 @@ async function measure(input: string, runsDir: string, workers: number, share: n
   const r = await runLocalPipeline({ inputs: { input_data: input, score_mode: "append" }, runsDir, workers, env, pipelineFile: values.pipeline });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.status !== "Completed") throw new Error(`run with ${workers} worker(s) ended ${r.status}: ${r.error?.message}`);
-  const m = { workers, share, seconds, startup: startupSeconds(r), digest: digest(r.outputs.scores) };
+  const m = { workers, share, seconds, startup: startupSeconds(r), digest: digest(r.outputs.scores), cpu: stepCpu(r) };
   fs.rmSync(r.runDir, { recursive: true, force: true });
   process.stderr.write(`  ${workers} worker(s)${share < 1 ? ` at ${share.toFixed(2)} CPU each` : ""}: ${m.seconds.toFixed(1)} s (start-up ${m.startup.toFixed(1)} s)\n`);
   return m;
@@ -137,16 +185,18 @@ async function main(): Promise<void> {
       console.log(`| ${m.workers} | ${dur(m.seconds)} | ${dur(m.startup)} | ${fmt(ROWS / m.seconds)} | ${fmt(ROWS / work(m))} | ${(one.seconds / m.seconds).toFixed(2)}× | ${(work(one) / work(m)).toFixed(2)}× |`);
     }
     console.log(`\nScores byte-identical across every run: ${allIdentical ? "yes" : "NO"}`);
-    console.log(`\nSimulated cluster: k workers each held to ${SHARE.toFixed(2)} of a CPU stand in for k nodes; projected to ${fmt(TARGET)} rows on nodes of one full core: T = f·(S + W·${fmt(TARGET)}/${fmt(ROWS)})\n`);
-    console.log(`| Nodes | Measured (${fmt(ROWS)} rows) | Start-up S | Projected, ${fmt(TARGET)} rows | Speed-up | Efficiency |`);
+    const scale = TARGET / ROWS;
+    const cpuSeconds = one.cpu.reduce((n, s) => n + s.batchCpu.reduce((a, b) => a + b, 0), 0);
+    console.log(`\nA ${fmt(TARGET)}-row job on k nodes of one core each. Measured: k workers each held to ${SHARE.toFixed(2)} of a CPU stand in for k nodes, on ${fmt(ROWS)} rows, projected as T = f·(S + W·${fmt(TARGET)}/${fmt(ROWS)}). Modelled: the 1-worker run's CPU seconds per init() and per mini-batch (${cpuSeconds.toFixed(1)} CPU-s of mini-batches for ${fmt(ROWS)} rows), ${FILES * scale} mini-batches per step handed to whichever node is free.\n`);
+    console.log(`| Nodes | Measured wall (${fmt(ROWS)} rows, throttled) | Start-up S | Projected from the measured | Modelled from CPU times | Speed-up (modelled) |`);
     console.log("|---|---|---|---|---|---|");
-    const base = project(sims[0]);
+    const base = modelSeconds(one.cpu, 1, scale);
     for (const m of sims) {
-      const t = project(m);
-      console.log(`| ${m.workers} | ${dur(m.seconds)} | ${dur(m.startup)} | ${dur(t)} | ${(base / t).toFixed(2)}× | ${((100 * base) / t / m.workers).toFixed(0)}% |`);
+      const modelled = modelSeconds(one.cpu, m.workers, scale);
+      console.log(`| ${m.workers} | ${dur(m.seconds)} | ${dur(m.startup)} | ${dur(project(m))} | ${dur(modelled)} | ${(base / modelled).toFixed(2)}× |`);
     }
     if (values.json) {
-      fs.writeFileSync(values.json, JSON.stringify({ rows: ROWS, files: FILES, cpus: CPUS, share: SHARE, targetRows: TARGET, throughput: [one, two], simulated: sims.map((m) => ({ ...m, projected: project(m) })), identical: allIdentical }, null, 2) + "\n");
+      fs.writeFileSync(values.json, JSON.stringify({ rows: ROWS, files: FILES, cpus: CPUS, share: SHARE, targetRows: TARGET, throughput: [one, two], simulated: sims.map((m) => ({ ...m, projected: project(m), modelled: modelSeconds(one.cpu, m.workers, TARGET / ROWS) })), identical: allIdentical }, null, 2) + "\n");
     }
   } finally {
     if (values.keep) process.stderr.write(`kept ${work}\n`);

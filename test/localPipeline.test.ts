@@ -110,7 +110,7 @@ describe("local pipeline (real components and models)", function () {
     before(async () => {
       const [out, only] = await Promise.all([
         cli(["--input", "data/unlabeled", "--runs-dir", runsDir, "--json"]),
-        cli(["--input", SAMPLE, "--score-mode", "prediction_only", "--runs-dir", runsDir, "--output", path.join(root, "chosen output")]),
+        cli(["--input", SAMPLE, "--score-mode", "prediction_only", "--runs-dir", runsDir, "--output", path.join(root, "chosen output"), "--workers", "1"]),
       ]);
       append = { out, json: JSON.parse(out.stdout || "{}") };
       predictionOnly = only;
@@ -149,6 +149,8 @@ describe("local pipeline (real components and models)", function () {
     it("without --json prints only the scores folder (here the --output folder) on stdout", () => {
       assert.strictEqual(predictionOnly.status, 0, predictionOnly.stderr);
       assert.strictEqual(predictionOnly.stdout, `${path.join(root, "chosen output")}\n`);
+      const runId = /run (\S+) started/.exec(predictionOnly.stderr)![1];
+      assert.deepStrictEqual(readLocalRun(runsDir, runId).steps.map((st) => st.workers), [1, 1], "--workers reaches both parallel steps");
       assert.deepStrictEqual(filesUnder(path.join(root, "chosen output")), ["heart.csv"]);
     });
 
@@ -244,6 +246,7 @@ describe("local pipeline (real components and models)", function () {
         [["--input", folder("nocol", { "ok.csv": `${goodHeader}\n`, "bad.csv": `${REQUIRED_COLUMNS.filter((c) => c !== "chol").join(",")}\n1` })], /nocol\/bad\.csv: missing required column chol$/m],
         [["--input", SAMPLE, "--score-mode", "probabilities"], /--score-mode must be one of append, prediction_only \(got 'probabilities'\)/],
         [[], /--input is required/],
+        [["--input", SAMPLE, "--workers", "0"], /--workers must be a whole number of worker processes from 1 to 256 \(got '0'\)/],
       ];
       const results = await Promise.all(cases.map(([args]) => cli([...args, "--runs-dir", runsDir])));
       for (const [i, [args, message]] of cases.entries()) {

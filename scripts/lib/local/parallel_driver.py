@@ -129,10 +129,10 @@ def worker_main(args: argparse.Namespace, program: list[str]) -> int:
     entry = os.path.abspath(args.entry_script)
     sys.argv = [entry, *program]
     try:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         module = load_entry_script(entry)
         module.init()
-        send({"ready": True, "seconds": round(time.monotonic() - started, 3)})
+        send({"ready": True, "seconds": round(time.monotonic() - started, 3), "cpu": round(time.process_time() - cpu, 3)})
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BaseException as error:  # noqa: BLE001 - reported to the driver, which decides
@@ -144,7 +144,7 @@ def worker_main(args: argparse.Namespace, program: list[str]) -> int:
     try:
         for line in sys.stdin:
             task = json.loads(line)
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             try:
                 returned = module.run(list(task["items"]))
             except KeyboardInterrupt:
@@ -160,7 +160,8 @@ def worker_main(args: argparse.Namespace, program: list[str]) -> int:
             count = len(returned) if returned is not None else 0
             sys.stdout.flush()
             sys.stderr.flush()
-            send({"id": task["id"], "ok": True, "returned": count, "seconds": round(time.monotonic() - started, 3)})
+            send({"id": task["id"], "ok": True, "returned": count, "seconds": round(time.monotonic() - started, 3),
+                  "cpu": round(time.process_time() - cpu, 3)})
         shutdown = getattr(module, "shutdown", None)
         if callable(shutdown):
             shutdown()
@@ -276,6 +277,8 @@ class Driver:
 
     def pump(self, slot: Slot, stream, target) -> None:
         for line in stream:
+            if not line.endswith("\n"):
+                line += "\n"  # a worker stopped mid-line: the next writer's line must not join it
             slot.record(line)
             self.out.write(target, line)
 
@@ -409,7 +412,7 @@ class Driver:
             if slot is not None and generation == slot.generation:
                 if message.get("ready"):
                     slot.ready = True
-                    slot.note(f"init() done in {message['seconds']:.3f} s")
+                    slot.note(f"init() done in {message['seconds']:.3f} s (cpu {message['cpu']:.3f} s)")
                 elif "init_error" in message:
                     raise Fatal(f"init() failed: {message['init_error']}" if message["kind"] != INPUT_ERROR
                                 else message["init_error"], message["kind"])
@@ -426,7 +429,7 @@ class Driver:
                     count = len(task["items"])
                     if message["ok"] and message["returned"] >= count:
                         done += 1
-                        slot.note(f"mini-batch {task['id']} done in {message['seconds']:.3f} s")
+                        slot.note(f"mini-batch {task['id']} done in {message['seconds']:.3f} s (cpu {message['cpu']:.3f} s)")
                     elif message["ok"]:
                         fail(slot, task, f"run() returned {message['returned']} result(s) for {count} file(s)", "MissingResults")
                     else:
