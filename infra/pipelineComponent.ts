@@ -7,7 +7,7 @@ import type { PipelinePlan } from "./plan";
 export interface PipelineComponentArgs {
   readonly workspace: WorkspaceRef;
   readonly pipeline: PipelinePlan;
-  /** The command component and model versions the spec references: the service checks they exist. */
+  /** The step component and model versions the spec references: the service checks they exist. */
   readonly references: readonly pulumi.Resource[];
   /** Leave the version in the workspace on destroy (infra/assetVersion.ts). */
   readonly retainOnDestroy: boolean;

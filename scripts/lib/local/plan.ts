@@ -147,7 +147,7 @@ const isPathType = (type: string) => FOLDER_TYPES.has(type) || FILE_TYPES.has(ty
 export function planLocalRun(pipeline: PipelineDefinition, args: PlanArgs): LocalRunPlan {
   const problems: string[] = [];
   const cwd = args.cwd ?? process.cwd();
-  const workers = args.workers ?? os.cpus().length;
+  const workers = args.workers ?? Math.max(1, os.cpus().length);
   const wp = workersProblem(workers);
   if (wp) problems.push(wp);
   const specInputs = pipeline.spec.inputs;
