@@ -27,7 +27,7 @@ BLOCK_BYTES = 1 << 21  # about 50,000 rows of this schema: small enough that mem
 PLACEHOLDER = b",0\n"  # the prediction column, digit patched by score
 _BOM = b"\xef\xbb\xbf"
 _COMMA, _NEWLINE = ord(","), ord("\n")
-_ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)  # the first n bytes of a word
 
 
 @dataclass
@@ -141,8 +141,7 @@ def _spellings(padded: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> t
     for offset in range(0, max(longest, 1), 8):
         at = np.minimum(starts + offset, len(words) - 1) if offset else starts  # shorter fields: masked below
         word = words[at]
-        remaining = np.clip(lengths - offset, 0, 8).astype(np.uint64)
-        word &= np.where(remaining >= 8, _ALL_ONES, (np.uint64(1) << (remaining * np.uint64(8))) - np.uint64(1))
+        word &= _MASKS[np.clip(lengths - offset, 0, 8) if offset else np.minimum(lengths, 8)]
         part, keys = pd.factorize(word)
         codes, uniques = pd.factorize(codes * len(keys) + part) if offset else (part, keys)
         distinct = len(uniques)
