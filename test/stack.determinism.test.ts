@@ -51,6 +51,17 @@ describe("stack (mocks): determinism", function () {
     }
   });
 
+  it("a changed parallel setting (instanceCount) changes only the pipeline component and the deployment", async () => {
+    const run = await runProgram(stackProgram(rawConfig({ instanceCount: "3" }), root));
+    const d = diffGraphs(baseline, run);
+    const expectedKinds = [`${ASSET}::uci_heart_classifier_scorer-*`, "heartscoring:infra:PipelineComponent::uci_heart_classifier_scorer-*"].sort();
+    assert.deepStrictEqual(kinds(d.added), expectedKinds);
+    assert.deepStrictEqual(kinds(d.removed), expectedKinds);
+    assert.deepStrictEqual(d.changed, [`${ML}:BatchDeployment::uci-classifier-prepros-xgb`]);
+    assert.deepStrictEqual(run.outputs.versions.code, baseline.outputs.versions.code);
+    assert.strictEqual(run.outputs.versions.components.prepare, baseline.outputs.versions.components.prepare, "the step components stay");
+  });
+
   it("a changed model file changes only that model, the pipeline component and the deployment", async () => {
     const changed = copyProject();
     try {
