@@ -113,15 +113,41 @@ describe("folder upload (Azurite)", function () {
     assert.strictEqual(accountNameOf("https://127.0.0.1:10000/devstoreaccount1"), "devstoreaccount1");
   });
 
-  it("does not mark an upload complete when a file changes while it runs", async () => {
-    const dir = makeFolder({ "a.txt": "first", "b.txt": "second" }, "moving");
+  it("does not mark an upload complete when a streamed file changes before it is sent", async () => {
+    // b.bin is above the in-memory size, so it is read again for the upload and hashed on the way out.
+    const big = Buffer.alloc(2 << 20, 1);
+    const dir = makeFolder({ "a.txt": "first" }, "moving");
+    fs.writeFileSync(path.join(dir, "b.bin"), big);
     const { hash } = hashFolder(dir);
     await assert.rejects(
-      uploadFolder(dir, target, { concurrency: 1, onProgress: (p) => p.done === 1 && fs.writeFileSync(path.join(dir, "b.txt"), "edited") }),
-      /files changed during the upload; it was not marked complete/,
+      uploadFolder(dir, target, { concurrency: 1, onProgress: (p) => p.done === 1 && fs.writeFileSync(path.join(dir, "b.bin"), Buffer.alloc(2 << 20, 2)) }),
+      /files changed during the upload \(b\.bin\); it was not marked complete/,
     );
     const marker = await container.getBlobClient(`${contentPath(hash, "moving")}/a.txt`).getProperties();
     assert.strictEqual(marker.metadata?.upload_status, undefined);
+    // The next run hashes the folder as it is now: another path, complete, with the new bytes.
+    const again = await uploadFolder(dir, target);
+    assert.notStrictEqual(again.hash, hash);
+    assert.ok((await container.getBlobClient(`${again.path}/b.bin`).downloadToBuffer()).equals(Buffer.alloc(2 << 20, 2)));
+  });
+
+  it("a small file edited after it was read still uploads the bytes its content address names", async () => {
+    const dir = makeFolder({ "a.txt": "first", "b.txt": "second" }, "edited");
+    const { hash } = hashFolder(dir);
+    const r = await uploadFolder(dir, target, { concurrency: 1, onProgress: (p) => p.done === 1 && fs.writeFileSync(path.join(dir, "b.txt"), "edited") });
+    assert.strictEqual(r.hash, hash);
+    assert.strictEqual((await container.getBlobClient(`${r.path}/b.txt`).downloadToBuffer()).toString(), "second");
+    assert.strictEqual((await container.getBlobClient(`${r.path}/a.txt`).getProperties()).metadata?.upload_status, "completed");
+  });
+
+  it("hashes as lib/contentHash does, for small and large files, and uploads every byte", async () => {
+    const dir = makeFolder({ "s/small.csv": "x".repeat(1000) }, "mixed");
+    const large = Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => i % 251));
+    fs.writeFileSync(path.join(dir, "large.bin"), large);
+    const r = await uploadFolder(dir, target);
+    assert.strictEqual(r.hash, hashFolder(dir).hash);
+    assert.ok((await container.getBlobClient(`${r.path}/large.bin`).downloadToBuffer()).equals(large));
+    assert.strictEqual((await container.getBlobClient(`${r.path}/s/small.csv`).downloadToBuffer()).toString(), "x".repeat(1000));
   });
 });
 
