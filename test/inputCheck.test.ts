@@ -145,4 +145,25 @@ describe("input check: every cell, as the prepare step reads it", () => {
       assert.deepStrictEqual(cut, whole, `chunkBytes ${size}`);
     }
   });
+
+  it("the plain loop (stretches without quotes; \\n or \\r\\n line ends) and the general one give the same verdicts", async () => {
+    const rows = [ROW, "", "  \t", ROW.replace(/^63/, "sixty"), ROW.replace(",233,", ",1e999,"), `${ROW},`, "", `${ROW},7`, "63", ",,,", ROW.replace(",2.3,", ",\u00a02.3\u2003,"), ROW.replace(",0,fixed", `,${"9".repeat(320)},fixed`), ROW.replace(/^63/, "6 3")];
+    const cases: Array<[string, string[], string]> = [
+      ["trailing", [`${ROW},`, ...rows], "\n"],
+      ["plain", rows.filter((r) => !r.endsWith(",") && !r.endsWith(",7")), "\n"],
+      ["crlf", rows, "\r\n"],
+      ["lone-cr", [...rows.slice(0, 5), `${rows[5]}\r${ROW.replace(/^63/, "x")}`, ...rows.slice(6)], "\r\n"],
+      ["wide", [ROW, `${ROW},,`], "\n"],
+    ];
+    for (const [name, body, eol] of cases) {
+      const file = path.join(folder(`plain-${name}`, { "p.csv": `${HEADER}${eol}${body.join(eol)}` }), "p.csv");
+      const general = await checkCsvFile(file, "p.csv", rules, { plainLoop: false });
+      assert.ok(general.problems.length > 0, name);
+      assert.deepStrictEqual(await checkCsvFile(file, "p.csv", rules), general, name);
+      for (const size of [1, 4, 9, 40, 128]) {
+        assert.deepStrictEqual(await checkCsvFile(file, "p.csv", rules, { chunkBytes: size }), general, `${name}, chunkBytes ${size}`);
+        assert.deepStrictEqual(await checkCsvFile(file, "p.csv", rules, { chunkBytes: size, plainLoop: false }), general, `${name}, general loop, chunkBytes ${size}`);
+      }
+    }
+  });
 });

@@ -22,6 +22,8 @@ export interface InputCheckOptions {
   /** Problems listed per file before the rest are only counted (default 5). */
   readonly maxProblemsPerFile?: number;
   readonly signal?: AbortSignal;
+  /** false: check with the general loop only (for tests comparing it with the plain loop). @default true */
+  readonly plainLoop?: boolean;
 }
 
 export interface InputCheckReport {
@@ -46,7 +48,7 @@ function read(fd: number, b: Buffer, offset: number, length: number): Promise<nu
 
 /** Checks every cell of one CSV file; `source` is how messages name it. */
 export async function checkCsvFile(file: string, source: string, rules: ColumnRules, o: InputCheckOptions = {}): Promise<FileCheckReport> {
-  const checker = new CsvCellChecker(source, rules, o.maxProblemsPerFile);
+  const checker = new CsvCellChecker(source, rules, o.maxProblemsPerFile, o.plainLoop ?? true);
   const fd = fs.openSync(file, "r");
   try {
     let b = Buffer.allocUnsafe(o.chunkBytes ?? 1 << 20);
