@@ -147,15 +147,20 @@ export function makeStandinPipeline(): StandinPipeline {
   write(path.join(components, "second", "second.yml"), SECOND_YML);
   write(path.join(components, "second", "src", "second.py"), SECOND_PY);
   write(path.join(root, "models", "standin-model", "weights.txt"), "w42\n");
+  return standin(root);
+}
+
+/** The handle on a stand-in pipeline written under root (components/, models/; runs go to runs/). */
+function standin(root: string): StandinPipeline {
   return {
     root,
-    pipelineFile: path.join(components, "pipeline.yml"),
+    pipelineFile: path.join(root, "components", "pipeline.yml"),
     modelsDir: path.join(root, "models"),
     runsDir: path.join(root, "runs"),
     inputFolder(name, files) {
       const dir = path.join(root, "inputs", name);
       fs.mkdirSync(dir, { recursive: true });
-      for (const [f, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), content);
+      for (const [f, content] of Object.entries(files)) write(path.join(dir, f), content);
       return dir;
     },
     remove() {
@@ -341,20 +346,5 @@ export function makeStandinParallelPipeline(firstNode: string[] = []): StandinPi
   write(path.join(root, "models", "standin-model", "weights.txt"), "w42\n");
   const stateDir = path.join(root, "state");
   fs.mkdirSync(stateDir);
-  return {
-    root,
-    stateDir,
-    pipelineFile: path.join(components, "pipeline.yml"),
-    modelsDir: path.join(root, "models"),
-    runsDir: path.join(root, "runs"),
-    inputFolder(name, files) {
-      const dir = path.join(root, "inputs", name);
-      for (const [f, content] of Object.entries(files)) write(path.join(dir, f), content);
-      fs.mkdirSync(dir, { recursive: true });
-      return dir;
-    },
-    remove() {
-      fs.rmSync(root, { recursive: true, force: true });
-    },
-  };
+  return { ...standin(root), stateDir };
 }
