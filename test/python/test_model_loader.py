@@ -84,3 +84,11 @@ def test_labels_other_than_0_1_are_refused():
     with pytest.raises(RuntimeError, match="0/1 labels"):
         model_loader.as_labels(np.array([0.2, 0.9]), "f.csv")
     np.testing.assert_array_equal(model_loader.as_labels(pd.DataFrame({"p": [1, 0]}), "f"), [1, 0])
+
+
+def test_the_thread_count_does_not_change_the_predictions(sample_scores):
+    features = _features(sample_scores)
+    default, _ = model_loader.load_predict(MODEL, use_mlflow=False)
+    one, _ = model_loader.load_predict(MODEL, use_mlflow=False, threads=1)
+    np.testing.assert_array_equal(one(features), default(features))
+    assert one.__closure__ and any(getattr(c.cell_contents, "n_jobs", None) == 1 for c in one.__closure__)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 from typing import Callable
 
 import numpy as np
@@ -59,7 +60,7 @@ def _load_with_mlflow(model_dir: str) -> Predict:
     return model.predict
 
 
-def _load_native(model_dir: str, spec: dict) -> Predict:
+def _load_native(model_dir: str, spec: dict, threads: int | None = None) -> Predict:
     flavor = (spec.get("flavors") or {}).get("xgboost")
     if not isinstance(flavor, dict) or "data" not in flavor:
         raise InputError(f"{os.path.join(model_dir, MLMODEL_FILE)}: mlflow is not installed and the model "
@@ -72,19 +73,27 @@ def _load_native(model_dir: str, spec: dict) -> Predict:
     import xgboost
     model = getattr(importlib.import_module(module_name), class_name)()
     model.load_model(os.path.join(model_dir, flavor["data"]))
+    if threads:
+        if isinstance(model, xgboost.Booster):
+            model.set_param({"nthread": threads})
+        else:
+            model.set_params(n_jobs=threads)
     if isinstance(model, xgboost.Booster):
         return lambda frame: model.predict(xgboost.DMatrix(frame), validate_features=True)
     return lambda frame: model.predict(frame, validate_features=True)
 
 
-def load_predict(model_dir: str, use_mlflow: bool | None = None) -> tuple[Predict, str]:
-    """(predict function, "mlflow" | "native"). use_mlflow=None picks mlflow when it imports."""
+def load_predict(model_dir: str, use_mlflow: bool | None = None, threads: int | None = None) -> tuple[Predict, str]:
+    """(predict function, "mlflow" | "native"). use_mlflow=None picks mlflow when it imports. threads: how many
+    threads XGBoost may use (None: its default, every core); the predictions do not depend on it."""
+    if threads and "xgboost" not in sys.modules:
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # read once, when XGBoost's OpenMP runtime loads (mlflow path too)
     spec = read_mlmodel(model_dir)
     if use_mlflow is None:
         use_mlflow = mlflow_available()
     if use_mlflow:
         return _load_with_mlflow(model_dir), "mlflow"
-    return _load_native(model_dir, spec), "native"
+    return _load_native(model_dir, spec, threads), "native"
 
 
 def as_labels(predictions, source: str) -> np.ndarray:

@@ -48,9 +48,14 @@ def parse_args(argv: list[str], known_only: bool = False) -> argparse.Namespace:
     parser.add_argument("--scores", required=True, help="output folder: one CSV per input file, same names")
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS,
                         help=f"rows given to the model at a time (default {DEFAULT_CHUNK_ROWS})")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads the model may use per process (default 1: the parallel step runs one process "
+                             "per core; 0: XGBoost's default, every core)")
     args = parser.parse_known_args(argv)[0] if known_only else parser.parse_args(argv)
     if args.chunk_rows < 1:
         parser.error("--chunk-rows must be a positive integer")
+    if args.threads < 0:
+        parser.error("--threads must be 0 or more")
     return args
 
 
@@ -80,7 +85,7 @@ class Scorer:
         for path in check_first:  # before the (slow) model load, so bad input is refused quickly
             with open(path, "rb") as handle:
                 read_prepared_meta(handle, path, self.features)
-        self.predict, loader = load_predict(args.model)
+        self.predict, loader = load_predict(args.model, threads=args.threads or None)
         progress(f"score: model loaded with {loader} loader from {args.model}")
         self.out = OutputFolder(args.scores)
 
