@@ -8,6 +8,7 @@
 import assert from "assert";
 import { ARM_AUDIENCE, FakeAzureML, RecordedRequest, RouteKind, ScriptResult, ScriptsHarness, useScriptsHarness } from "./support/fakeAzureML";
 import { untilAborted } from "../scripts/lib/targets/waitLoop";
+import { markerPath } from "../scripts/lib/azure/invocationMarker";
 
 
 describe("waitLoop.untilAborted (unit)", () => {
@@ -114,6 +115,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
       ["invoke", "invoke", []],
       ["job-get", "wait", []],
       ["job-list", "jobs", []],
+      ["job-put", "run-pipeline", []],
     ];
     for (const [kind, cli, extra] of cases) {
       it(`${kind} (${cli})`, async () => {
@@ -122,7 +124,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
         fake.fault(kind, { status: 400, body: { error: { code: "UserError", message } } }, 5);
         const jobs = fake.jobs.size;
         const calls = since();
-        const args = cli === "invoke" ? ["--input", input, ...extra] : job ? [job] : [];
+        const args = cli === "invoke" || cli === "run-pipeline" ? ["--input", input, ...extra] : job ? [job] : [];
         const r = await h.run(cli, args);
         assert.strictEqual(r.code, 2, r.stderr);
         assert.ok(r.stderr.includes(message), r.stderr);
@@ -153,6 +155,27 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
     assert.strictEqual(r.code, 5, r.stderr);
     assert.match(r.stderr, /kept failing after retries \(HTTP 503: injected HTTP 503\)/);
     assert.strictEqual(fake.jobs.size, jobs);
+  });
+
+  it("403 on the endpoint: exit 4 with the service's message and which role is missing", async () => {
+    fake.fault("endpoint-get", { status: 403, body: { error: { code: "AuthorizationFailed", message: "The client does not have authorization to perform action read" } } }, 5);
+    const r = await h.run("invoke", ["--input", input]);
+    assert.strictEqual(r.code, 4, r.stderr);
+    assert.match(r.stderr, /HTTP 403: The client does not have authorization/);
+    assert.match(r.stderr, /AzureML Data Scientist/);
+  });
+
+  it("the invocation cannot be recorded (marker blob leased by someone else): a warning, the job still starts once", async () => {
+    const id = `leased-${Date.now()}`;
+    const blob = fake.blobs().getContainerClient(fake.containerName).getBlockBlobClient(markerPath(id));
+    await blob.upload("{}", 2);
+    await blob.getBlobLeaseClient().acquireLease(-1);
+    const calls = since();
+    const r = await h.run("invoke", ["--input", input, "--invocation-id", id]);
+    ok(r, "invoke");
+    assert.match(r.stderr, new RegExp(`warning: could not record invocation ${id} at workspaceblobstore/invocations/${id}\\.json`));
+    assert.strictEqual(calls("invoke").length, 1);
+    assert.ok(fake.jobs.get(r.stdout.trim())!.outputUri.includes(`/scores/${id}/`));
   });
 
   it("jobs --cancel refused (400): exit 2 with the message, the job untouched", async () => {
