@@ -18,6 +18,8 @@ describe("invoke: the printed id and the resume command (units)", () => {
     const argv = ["node", "/repo/scripts/cli/invoke.ts", "--input", "my data/", "--invocation-id", "old", "--deployment=staging"];
     assert.strictEqual(resumeCommand("abc", argv, {}, "/repo"), "npx ts-node scripts/cli/invoke.ts --input 'my data/' --deployment=staging --invocation-id abc");
     assert.strictEqual(resumeCommand("abc", ["node", "/repo/scripts/cli/run.ts", "--invocation-id=x", "-i", "d"], { npm_lifecycle_event: "score" }, "/repo"), "npm run score -- -i d --invocation-id abc");
+    const root = path.resolve(__dirname, "..");
+    assert.strictEqual(resumeCommand("abc", ["node", path.join(root, "scripts/cli/run.ts"), "-i", "d"], {}, root), "node scripts/cli/launch.js run -i d --invocation-id abc", "the CLIs' launcher beside the script");
     assert.match(resumeLine("abc", "cmd"), /^invocation abc: sending the request; .*never starts a second job.*\n  cmd$/s);
   });
 
@@ -103,7 +105,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
     assert.strictEqual((await marker(id))?.state, "sending", "the send was recorded before the request left");
 
     const again = since();
-    const r = await h.run("invoke", ["--input", input, "--invocation-id", id]);
+    const r = await h.runCommand(command); // exactly as printed
     ok(r, "re-run");
     assert.deepStrictEqual(jobsOf(id), [r.stdout.trim()], "exactly one job");
     assert.strictEqual(again("invoke").length, 1);
@@ -222,7 +224,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
       }, 50);
     });
     const { id, command } = printed(killed.stderr);
-    assert.match(command, /run-pipeline\.ts .*--invocation-id /);
+    assert.match(command, /launch\.js run-pipeline .*--invocation-id /);
     const r = await h.run("run-pipeline", ["--input", input, "--out", path.join(h.work, "pipe-resumed"), "--invocation-id", id]);
     ok(r, "resumed run-pipeline");
     assert.strictEqual(calls("job-put").length, 1, "one PUT");

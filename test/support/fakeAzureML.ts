@@ -739,6 +739,8 @@ export interface ScriptsHarness {
   env(extra?: Record<string, string | undefined>): NodeJS.ProcessEnv;
   /** Runs scripts/cli/<cli>.ts as a subprocess in `work`. */
   run(cli: string, args: string[], extra?: Record<string, string | undefined>, onSpawn?: (p: SpawnedScript) => void): Promise<ScriptResult>;
+  /** Runs a shell command line (e.g. one a script printed) in `work` with the same environment. */
+  runCommand(command: string, extra?: Record<string, string | undefined>): Promise<ScriptResult>;
   stop(): Promise<void>;
 }
 
@@ -780,10 +782,10 @@ export async function startScriptsHarness(opts: { stepMs?: number; pageSize?: nu
       ...extra,
     };
   };
-  const run = (cli: string, args: string[], extra: Record<string, string | undefined> = {}, onSpawn?: (p: SpawnedScript) => void): Promise<ScriptResult> => {
+  const spawned = (file: string, args: string[], extra: Record<string, string | undefined>, onSpawn?: (p: SpawnedScript) => void): Promise<ScriptResult> => {
     const started = Date.now();
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts", "cli", `${cli}.ts`), ...args], { cwd: work, env: env(extra) });
+      const child = spawn(file, args, { cwd: work, env: env(extra) });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d) => (stdout += d));
@@ -792,6 +794,10 @@ export async function startScriptsHarness(opts: { stepMs?: number; pageSize?: nu
       child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started, endedAt: Date.now() }));
     });
   };
+  const run = (cli: string, args: string[], extra: Record<string, string | undefined> = {}, onSpawn?: (p: SpawnedScript) => void): Promise<ScriptResult> =>
+    spawned(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts", "cli", `${cli}.ts`), ...args], extra, onSpawn);
+  const runCommand = (command: string, extra: Record<string, string | undefined> = {}): Promise<ScriptResult> =>
+    spawned("/bin/sh", ["-c", command], { ...extra, PATH: `${path.dirname(process.execPath)}${path.delimiter}${az.path}` });
   return {
     azurite,
     proxy,
@@ -801,6 +807,7 @@ export async function startScriptsHarness(opts: { stepMs?: number; pageSize?: nu
     outputsFile,
     env,
     run,
+    runCommand,
     async stop() {
       await fake.stop();
       await proxy.stop();

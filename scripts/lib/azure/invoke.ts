@@ -22,6 +22,7 @@ import {
   PipelineResponse,
 } from "@azure/core-rest-pipeline";
 import { randomUUID } from "crypto";
+import * as fs from "fs";
 import * as path from "path";
 import type { WorkspaceRef } from "../../../lib/armClient";
 import { CliError, ExitCode } from "../exitCodes";
@@ -108,7 +109,8 @@ function shq(a: string): string {
 
 /**
  * The exact command that resumes an invocation: this process's own arguments with --invocation-id set to `id`,
- * as `npm run <script> --` when started through npm, else `npx ts-node <script>`.
+ * as `npm run <script> --` when started through npm, else through the CLIs' launcher (scripts/cli/launch.js)
+ * when it sits beside the script, else `npx ts-node <script>`.
  */
 export function resumeCommand(id: string, argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
   const args: string[] = [];
@@ -116,8 +118,13 @@ export function resumeCommand(id: string, argv: readonly string[] = process.argv
     if (argv[i] === "--invocation-id") i++;
     else if (!argv[i].startsWith("--invocation-id=")) args.push(argv[i]);
   }
-  const script = argv[1] ? path.relative(cwd, argv[1]) || argv[1] : "scripts/cli/invoke.ts";
-  const prefix = env.npm_lifecycle_event ? `npm run ${env.npm_lifecycle_event} --` : `npx ts-node ${shq(script)}`;
+  const script = argv[1] || path.join(__dirname, "..", "..", "cli", "invoke.ts");
+  const launcher = path.join(path.dirname(script), "launch.js");
+  const prefix = env.npm_lifecycle_event
+    ? `npm run ${env.npm_lifecycle_event} --`
+    : fs.existsSync(launcher)
+      ? `node ${shq(path.relative(cwd, launcher))} ${shq(path.basename(script, ".ts"))}`
+      : `npx ts-node ${shq(path.relative(cwd, script) || script)}`;
   return [prefix, ...args.map(shq), "--invocation-id", id].join(" ");
 }
 
