@@ -108,14 +108,16 @@ async function main(): Promise<void> {
           await pair(
             r,
             () => {
-              // A client of its own, as the project's upload makes one (fresh connections for both).
+              // A client of its own, as the project's upload makes one (fresh connections for both), and blob names
+              // of the same shape and length (Azurite's time per request grows with the name).
               const to = new BlobServiceClient(azurite.blobEndpoint, credential).getContainerClient(containerName);
-              return pool(files, (f) => to.getBlockBlobClient(`baseline/${f}`).uploadFile(path.join(dir, f)));
+              const at = `LocalUpload/${crypto.randomBytes(32).toString("hex")}/${path.basename(dir)}`;
+              return pool(files, (f) => to.getBlockBlobClient(`${at}/${f}`).uploadFile(path.join(dir, f)));
             },
             () => uploadFolder(dir, { blobServiceUrl: azurite.blobEndpoint, containerName, credential }, { concurrency }),
           ),
         );
-        source ??= { container: containerName, prefix: "baseline/" };
+        source ??= { container: containerName, prefix: `${(await uploadFolder(dir, { blobServiceUrl: azurite.blobEndpoint, containerName, credential })).path}/` };
         const baseDir = path.join(work, `down-base-${s}-${r}`);
         const pullDir = path.join(work, `down-pull-${s}-${r}`);
         fs.mkdirSync(baseDir);

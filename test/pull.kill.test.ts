@@ -9,11 +9,9 @@ import assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
-import * as os from "os";
 import * as path from "path";
-import { startAzurite, Azurite } from "./support/azurite";
-import { FakeAzureML } from "./support/fakeAzureML";
-import { makeFakeAzCli, FakeAzCli } from "./support/fakeAzCli";
+import type { Azurite } from "./support/azurite";
+import { FakeAzureML, ScriptsHarness, startScriptsHarness } from "./support/fakeAzureML";
 
 const ROOT = path.resolve(__dirname, "..");
 const SAMPLE = fs.readFileSync(path.join(ROOT, "data", "unlabeled", "heart.csv"), "utf8");
@@ -131,46 +129,21 @@ async function until(what: string, check: () => boolean, timeoutMs = 60_000, eve
 
 describe("pull and upload killed outright (SIGKILL), then run again (Azurite + fake Azure ML)", function () {
   this.timeout(240_000);
-  let azurite: Azurite;
+  let h: ScriptsHarness;
   let proxy: ThrottleProxy;
   let fake: FakeAzureML;
-  let az: FakeAzCli;
   let work: string;
-  let outputsFile: string;
   let job: string;
   /** The job's scores as the service wrote them: relative name → bytes. */
   let expected: Map<string, Buffer>;
 
-  function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-    const base: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("AZURE_") && !k.startsWith("HEART_") && !k.startsWith("MSI_") && !k.startsWith("IDENTITY_")) base[k] = v;
-    return {
-      ...base,
-      HEART_PYTHON: process.env.HEART_PYTHON,
-      HEART_TEST_TLS_CERT: process.env.HEART_TEST_TLS_CERT,
-      HEART_TEST_TLS_KEY: process.env.HEART_TEST_TLS_KEY,
-      PATH: az.path,
-      HOME: work,
-      AZURE_TOKEN_CREDENTIALS: "AzureCliCredential",
-      TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"),
-      HEART_ARM_ENDPOINT: fake.url,
-      HEART_BLOB_ENDPOINT: proxy.blobEndpoint,
-      HEART_STACK_OUTPUTS: outputsFile,
-      HEART_RUNS_DIR: path.join(work, "runs"),
-      HEART_POLL_INTERVAL_MS: "100",
-      HEART_POLL_MAX_INTERVAL_MS: "300",
-      HEART_RETRY_BASE_MS: "100",
-      HEART_RETRY_MAX_MS: "2000",
-      HEART_INVOKE_LOOKUP_DELAY_MS: "100",
-      ...extra,
-    };
-  }
-
+  /** The shared scripts harness, with storage reached through the throttling proxy. */
   function start(cli: string, args: string[], o: { env?: Record<string, string | undefined>; uid?: number; gid?: number; shellPrefix?: string } = {}): Running {
     const node = [process.execPath, "-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "scripts", "cli", `${cli}.ts`), ...args];
+    const env = h.env({ HEART_BLOB_ENDPOINT: proxy.blobEndpoint, ...o.env });
     const child = o.shellPrefix
-      ? spawn("bash", ["-c", `${o.shellPrefix}; exec "$@"`, "bash", ...node], { cwd: work, env: env(o.env) })
-      : spawn(node[0], node.slice(1), { cwd: work, env: env(o.env), uid: o.uid, gid: o.gid });
+      ? spawn("bash", ["-c", `${o.shellPrefix}; exec "$@"`, "bash", ...node], { cwd: work, env })
+      : spawn(node[0], node.slice(1), { cwd: work, env, uid: o.uid, gid: o.gid });
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (d) => (stdout += d));
@@ -208,14 +181,9 @@ describe("pull and upload killed outright (SIGKILL), then run again (Azurite + f
 
   before(async function () {
     this.timeout(300_000);
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "pull-kill-"));
-    azurite = await startAzurite();
-    proxy = await startThrottleProxy(azurite);
-    fake = new FakeAzureML({ azurite, stepMs: 50 });
-    await fake.start();
-    az = makeFakeAzCli();
-    outputsFile = path.join(work, "stack-outputs.json");
-    fs.writeFileSync(outputsFile, JSON.stringify(fake.stackOutputs, null, 2));
+    h = await startScriptsHarness({ stepMs: 50 });
+    ({ fake, work } = h);
+    proxy = await startThrottleProxy(h.azurite);
     // One real job: three input files → three score files of ~50 KB, long enough to land a kill mid-file.
     const input = makeInput("kill-input", 3, () => 4);
     const inv = await run("invoke", ["--input", input, "--json"]);
@@ -232,11 +200,8 @@ describe("pull and upload killed outright (SIGKILL), then run again (Azurite + f
   });
 
   after(async () => {
-    await fake?.stop();
     await proxy?.stop();
-    await azurite?.stop();
-    az?.remove();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
+    await h?.stop();
   });
 
   afterEach(() => {
@@ -348,9 +313,9 @@ describe("pull and upload killed outright (SIGKILL), then run again (Azurite + f
       // What the unprivileged process needs to read: the certificate, the stack outputs, the fake az.
       const cert = path.join(work, "ca.pem");
       fs.copyFileSync(process.env.NODE_EXTRA_CA_CERTS!, cert);
-      for (const p of [work, az.dir]) fs.chmodSync(p, 0o755);
-      fs.chmodSync(az.logFile, 0o666);
-      for (const f of [cert, outputsFile]) fs.chmodSync(f, 0o644);
+      for (const p of [work, h.az.dir]) fs.chmodSync(p, 0o755);
+      fs.chmodSync(h.az.logFile, 0o666);
+      for (const f of [cert, h.outputsFile]) fs.chmodSync(f, 0o644);
       return { uid: 65534, gid: 65534, env: { NODE_EXTRA_CA_CERTS: cert, HEART_TEST_TLS_CERT: cert } };
     }
 
