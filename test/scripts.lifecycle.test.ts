@@ -7,7 +7,7 @@
 import assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { FakeAzureML, RecordedRequest, ScriptResult, ScriptsHarness, SpawnedScript, useScriptsHarness } from "./support/fakeAzureML";
+import { FakeAzureML, ScriptResult, ScriptsHarness, assertOk, SpawnedScript, useScriptsHarness } from "./support/fakeAzureML";
 import { markerPath, parseMarker } from "../scripts/lib/azure/invocationMarker";
 import { resumeCommand, resumeLine } from "../scripts/lib/azure/invoke";
 
@@ -42,7 +42,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
   let input: string;
   before(() => ({ h, fake, input } = harness));
 
-  const ok = (r: ScriptResult, what: string) => assert.strictEqual(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
+  const ok = assertOk;
 
   /** The id and the resume command invoke printed before sending. */
   function printed(stderr: string): { id: string; command: string } {
@@ -77,15 +77,10 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
     });
   }
 
-  /** Requests of `kind` made from now on. */
-  function since(): (kind?: string) => RecordedRequest[] {
-    const n = fake.requests.length;
-    return (kind) => fake.requests.slice(n).filter((q) => !kind || q.kind === kind);
-  }
 
   it("killed before an id exists (endpoint lookup hanging): nothing is started", async () => {
     fake.fault("endpoint-get", { hold: "unhandled" });
-    const calls = since();
+    const calls = fake.since();
     const jobs = fake.jobs.size;
     const r = await invokeKilledWhen(() => calls("endpoint-get").length > 0, "SIGKILL");
     assert.strictEqual(r.signal, "SIGKILL");
@@ -96,7 +91,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
 
   it("killed while the request has not reached the service: the re-run with the printed id sends it, one job", async () => {
     fake.fault("invoke", { hold: "unhandled" });
-    const calls = since();
+    const calls = fake.since();
     const killed = await invokeKilledWhen(() => calls("invoke").length > 0, "SIGKILL");
     assert.strictEqual(killed.signal, "SIGKILL");
     const { id, command } = printed(killed.stderr);
@@ -104,7 +99,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
     assert.deepStrictEqual(jobsOf(id), [], "the service never acted on the request");
     assert.strictEqual((await marker(id))?.state, "sending", "the send was recorded before the request left");
 
-    const again = since();
+    const again = fake.since();
     const r = await h.runCommand(command); // exactly as printed
     ok(r, "re-run");
     assert.deepStrictEqual(jobsOf(id), [r.stdout.trim()], "exactly one job");
@@ -117,7 +112,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
       fake.copyInvokeProperties = copied;
       fake.fault("invoke", { hold: "handled" });
       const before = new Set(fake.jobs.keys());
-      const calls = since();
+      const calls = fake.since();
       const killed = await invokeKilledWhen(() => fake.jobs.size > before.size, sig);
       if (sig === "SIGINT") assert.strictEqual(killed.code, 130, killed.stderr);
       else assert.strictEqual(killed.signal, "SIGKILL");
@@ -126,7 +121,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
       assert.strictEqual(created.length, 1);
       assert.strictEqual(calls("invoke").length, 1);
 
-      const again = since();
+      const again = fake.since();
       const r = await h.run("invoke", ["--input", input], { HEART_INVOCATION_ID: id });
       ok(r, "re-run");
       assert.strictEqual(r.stdout.trim(), created[0]);
@@ -144,7 +139,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
     const first = await h.run("invoke", ["--input", input]);
     ok(first, "invoke");
     const { id } = printed(first.stderr);
-    const again = since();
+    const again = fake.since();
     const r = await h.run("invoke", ["--input", input, "--invocation-id", id]);
     ok(r, "re-run");
     assert.strictEqual(r.stdout.trim(), first.stdout.trim());
@@ -164,7 +159,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
     const m = (await marker(id))!;
     await setMarker(id, { ...m, sentAt: new Date(Date.parse(m.sentAt) - 3 * DAY).toISOString() });
     fake.addFinishedJobs(45);
-    const again = since();
+    const again = fake.since();
     const r = await h.run("invoke", ["--input", input, "--invocation-id", id]);
     ok(r, "re-run");
     assert.strictEqual(r.stdout.trim(), job);
@@ -187,7 +182,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
     fake.addFinishedJobs(30, 5 * DAY); // older than the send: must not be read
     fake.addFinishedJobs(45); // newer
     const total = fake.jobs.size;
-    const again = since();
+    const again = fake.since();
     const r = await h.run("invoke", ["--input", input, "--invocation-id", id]);
     ok(r, "re-run");
     assert.strictEqual(r.stdout.trim(), job);
@@ -203,7 +198,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
     await setMarker(id, { state: "sending", sentAt: new Date(Date.now() - 2 * DAY).toISOString() });
     fake.addFinishedJobs(30, 4 * DAY);
     const total = fake.jobs.size;
-    const again = since();
+    const again = fake.since();
     const r = await h.run("invoke", ["--input", input, "--invocation-id", id]);
     ok(r, "re-run");
     assert.deepStrictEqual(jobsOf(id), [r.stdout.trim()], "exactly one job");
@@ -214,7 +209,7 @@ describe("invoke killed around its request, and re-run days later (fake Azure ML
 
   it("run-pipeline prints the id and its resume command before the PUT", async () => {
     fake.fault("job-put", { hold: "handled" });
-    const calls = since();
+    const calls = fake.since();
     const killed = await h.run("run-pipeline", ["--input", input, "--out", path.join(h.work, "pipe-killed")], {}, (p) => {
       const t = setInterval(() => {
         if (calls("job-put").length > 0) {

@@ -6,7 +6,7 @@
  * Subprocesses against the fake Azure ML service + Azurite (test/support/fakeAzureML.ts).
  */
 import assert from "assert";
-import { ARM_AUDIENCE, FakeAzureML, RecordedRequest, RouteKind, ScriptResult, ScriptsHarness, useScriptsHarness } from "./support/fakeAzureML";
+import { ARM_AUDIENCE, FakeAzureML, RouteKind, ScriptsHarness, assertOk, useScriptsHarness } from "./support/fakeAzureML";
 import { untilAborted } from "../scripts/lib/targets/waitLoop";
 import { markerPath } from "../scripts/lib/azure/invocationMarker";
 
@@ -31,11 +31,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
   let input: string;
   before(() => ({ h, fake, input } = harness));
 
-  const ok = (r: ScriptResult, what: string) => assert.strictEqual(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
-  function since(): (kind?: RouteKind) => RecordedRequest[] {
-    const n = fake.requests.length;
-    return (kind) => fake.requests.slice(n).filter((q) => !kind || q.kind === kind);
-  }
+  const ok = assertOk;
   async function invoke(): Promise<string> {
     const r = await h.run("invoke", ["--input", input]);
     ok(r, "invoke");
@@ -46,7 +42,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
     it("wait names the step and its message from the run-history children; the ARM job has no error", async () => {
       fake.nextJob = { breakModel: true };
       const job = await invoke();
-      const calls = since();
+      const calls = fake.since();
       const w = await h.run("wait", [job]);
       assert.strictEqual(w.code, 1, w.stderr);
       const step = fake.jobs.get(job)!.steps.find((s) => s.status === "Failed")!;
@@ -83,7 +79,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
     fake.nextJob = { runningMs: 30_000 };
     const job = await invoke();
     fake.fault("job-get", { hold: "unhandled" }, 50);
-    const calls = since();
+    const calls = fake.since();
     const w = await h.run("wait", [job, "--timeout", "2s"]);
     assert.strictEqual(w.code, 3, w.stderr);
     assert.match(w.stderr, /--timeout reached after 2s; the job is still unknown and keeps running/);
@@ -97,7 +93,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
 
   it("invoke's request times out after the job was created: looks, finds it, one job (exit 0)", async () => {
     fake.fault("invoke", { hold: "handled" });
-    const calls = since();
+    const calls = fake.since();
     const jobs = fake.jobs.size;
     const r = await h.run("invoke", ["--input", input], { HEART_INVOKE_TIMEOUT_MS: "1500" });
     ok(r, "invoke");
@@ -123,7 +119,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
         const message = `the service refuses this (${kind}) for the test`;
         fake.fault(kind, { status: 400, body: { error: { code: "UserError", message } } }, 5);
         const jobs = fake.jobs.size;
-        const calls = since();
+        const calls = fake.since();
         const args = cli === "invoke" || cli === "run-pipeline" ? ["--input", input, ...extra] : job ? [job] : [];
         const r = await h.run(cli, args);
         assert.strictEqual(r.code, 2, r.stderr);
@@ -139,7 +135,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
       it(`${kind} (${cli})`, async () => {
         const job = cli === "wait" ? await invoke() : undefined;
         fake.fault(kind, { status: 429, retryAfter: 1 });
-        const calls = since();
+        const calls = fake.since();
         const r = await h.run(cli, cli === "invoke" ? ["--input", input] : job ? [job] : []);
         ok(r, cli);
         const [a, b] = calls(kind);
@@ -170,7 +166,7 @@ describe("scripts vs a misbehaving service (fake Azure ML + Azurite)", function 
     const blob = fake.blobs().getContainerClient(fake.containerName).getBlockBlobClient(markerPath(id));
     await blob.upload("{}", 2);
     await blob.getBlobLeaseClient().acquireLease(-1);
-    const calls = since();
+    const calls = fake.since();
     const r = await h.run("invoke", ["--input", input, "--invocation-id", id]);
     ok(r, "invoke");
     assert.match(r.stderr, new RegExp(`warning: could not record invocation ${id} at workspaceblobstore/invocations/${id}\\.json`));

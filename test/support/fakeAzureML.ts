@@ -252,6 +252,12 @@ export class FakeAzureML {
     this.faults.push({ kind, action, times });
   }
 
+  /** A view of the requests made from now on (optionally of one route). */
+  since(): (kind?: RouteKind) => RecordedRequest[] {
+    const n = this.requests.length;
+    return (kind) => this.requests.slice(n).filter((q) => !kind || q.kind === kind);
+  }
+
   calls(kind: RouteKind): RecordedRequest[] {
     return this.requests.filter((r) => r.kind === kind);
   }
@@ -816,6 +822,11 @@ export async function startScriptsHarness(opts: { stepMs?: number; pageSize?: nu
       fs.rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+/** Asserts a script exited 0, showing its stderr otherwise. */
+export function assertOk(r: ScriptResult, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} failed (${r.code ?? r.signal}):\n${r.stderr}`);
 }
 
 export interface HarnessContext {
