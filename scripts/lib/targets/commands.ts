@@ -152,7 +152,12 @@ export async function checkInput(o: InvokeOptions, target: Target, log: (l: stri
 export function checkOutFolder(out: string, o: { force?: boolean; requireEmpty?: boolean } = {}): void {
   const abs = path.resolve(out);
   for (let p = abs; ; p = path.dirname(p)) {
-    const st = fs.statSync(p, { throwIfNoEntry: false });
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p, { throwIfNoEntry: false });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOTDIR") throw e; // below a file: the loop reaches it
+    }
     if (st) {
       if (!st.isDirectory()) throw new CliError(ExitCode.Usage, `--out ${out}: ${p === abs ? "is a file" : `${p} is a file`}, not a folder`, "Give a folder for --out.");
       break;
