@@ -86,7 +86,7 @@ export class CsvCellChecker {
     let i = start;
     if (!this.bomChecked) {
       if (end - i < 3 && !final) return i;
-      if (b[i] === 0xef && b[i + 1] === 0xbb && b[i + 2] === 0xbf) i += 3;
+      if (end - i >= 3 && b[i] === 0xef && b[i + 1] === 0xbb && b[i + 2] === 0xbf) i += 3;
       this.bomChecked = true;
     }
     if (this.stopped) {
@@ -140,7 +140,7 @@ export class CsvCellChecker {
       // while the csv module reading the header takes them as a header with an empty name).
       if (c === LF || c === CR) {
         if (c === CR && i + 1 >= end && !final) return recStart;
-        i += c === CR && b[i + 1] === LF ? 2 : 1;
+        i += c === CR && i + 1 < end && b[i + 1] === LF ? 2 : 1;
         this.line++;
         continue;
       }
@@ -153,7 +153,7 @@ export class CsvCellChecker {
         }
         if (c === LF || c === CR) {
           if (c === CR && j + 1 >= end && !final) return recStart;
-          i = j + (c === CR && b[j + 1] === LF ? 2 : 1);
+          i = j + (c === CR && j + 1 < end && b[j + 1] === LF ? 2 : 1);
           this.line++;
           continue;
         }
@@ -186,7 +186,7 @@ export class CsvCellChecker {
             c = b[i];
             if (c === QUOTE) {
               if (i + 1 >= end && !final) return recStart;
-              if (b[i + 1] === QUOTE) {
+              if (i + 1 < end && b[i + 1] === QUOTE) {
                 escaped = true;
                 i += 2;
                 continue;
@@ -196,7 +196,7 @@ export class CsvCellChecker {
             if (c === LF) breaks++;
             else if (c === CR) {
               if (i + 1 >= end && !final) return recStart;
-              if (b[i + 1] !== LF) breaks++;
+              if (i + 1 >= end || b[i + 1] !== LF) breaks++;
             }
             i++;
           }
@@ -238,7 +238,7 @@ export class CsvCellChecker {
           continue;
         }
         if (c === CR && i + 1 >= end && !final) return recStart;
-        i += c === CR && b[i + 1] === LF ? 2 : 1;
+        i += c === CR && i + 1 < end && b[i + 1] === LF ? 2 : 1;
         break;
       }
       // The common record (a data row no wider than the first, nothing to report) only counts.
@@ -278,7 +278,7 @@ export class CsvCellChecker {
       if (c === CR) {
         if (i + 1 >= end && !final) return recStart;
         if (i + 1 < end && b[i + 1] !== LF) return this.stopAtLonelyCr(recStart);
-        i += 2;
+        i += i + 1 < end ? 2 : 1; // a \r ending the file ends its last line
         this.line++;
         continue;
       }
