@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { acceptsNumericText, numericBytesOk, pyRepr } from "../scripts/lib/input/numeric";
 import { checkCsvFile, checkInputCells, InputCheckError, InputFolderError } from "../scripts/lib/input/checkInput";
+import { CsvCellChecker } from "../scripts/lib/input/csvCells";
 import { pipelineColumnRules, signatureInputNames } from "../scripts/lib/input/schema";
 import { REQUIRED_COLUMNS } from "../scripts/lib/local/inputFolder";
 
@@ -143,6 +144,24 @@ describe("input check: every cell, as the prepare step reads it", () => {
     for (const size of [1, 2, 3, 5, 7, 16, 33, 64, 100]) {
       const cut = await checkCsvFile(file, "c.csv", rules, { chunkBytes: size });
       assert.deepStrictEqual(cut, whole, `chunkBytes ${size}`);
+    }
+  });
+
+  it("never reads past the bytes it was given: whatever lies after `end` in a reused buffer changes nothing", () => {
+    // The file reader reuses one buffer, so the bytes after `end` are left over from earlier reads. A file ending
+    // in a closing quote, or in a lone \r, must get the same verdict whatever follows it there.
+    const endings = [`${ROW},"note"`, `${ROW},"a ""b"""`, `${ROW}\r`, `${ROW}\r\r`, `${ROW},"x"\r`];
+    for (const ending of endings) {
+      const data = Buffer.from(`${HEADER},note\n${ROW},"z"\n${ending}`);
+      const verdicts = [0x00, 0x22, 0x0a, 0x0d].map((filler) => {
+        const b = Buffer.alloc(data.length + 8, filler);
+        data.copy(b);
+        const checker = new CsvCellChecker("e.csv", rules);
+        checker.feed(b, 0, data.length, true, 0);
+        return checker.finish();
+      });
+      for (const v of verdicts.slice(1)) assert.deepStrictEqual(v, verdicts[0], JSON.stringify(ending));
+      assert.deepStrictEqual(verdicts[0].problems, [], JSON.stringify(ending));
     }
   });
 
